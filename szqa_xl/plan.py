@@ -1,0 +1,106 @@
+"""A workbook plan: cells, styles, formulas, validations, names, protection.
+
+Layout code builds these plain objects; ``writer.render`` is the only code that
+turns them into an .xlsx.  Keeping the plan free of openpyxl makes every layout
+decision testable in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SheetState = Literal["visible", "hidden", "veryHidden"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """Cell look and lock state, in plain values."""
+
+    bold: bool = False
+    size: float = 10
+    color: str | None = None  # font RGB hex
+    fill: str | None = None  # background RGB hex
+    wrap: bool = False
+    halign: str | None = None  # left | center | right
+    valign: str = "top"
+    border: bool = False
+    locked: bool = True
+    number_format: str | None = None
+    italic: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    ref: str
+    value: Any
+    style: str | None = None
+    formula: bool = False  # only then may a string starting with "=" become a formula
+
+
+@dataclass(frozen=True)
+class Validation:
+    sqref: str
+    kind: Literal["list", "textLength", "date", "whole", "decimal"]
+    formula1: str
+    formula2: str | None = None
+    operator: str | None = None
+    prompt_title: str | None = None
+    prompt: str | None = None
+    error_title: str = "输入无效"
+    error: str = "请从下拉列表中选择。"
+    allow_blank: bool = True
+
+
+@dataclass(frozen=True)
+class CondFormat:
+    sqref: str
+    formula: str
+    fill: str
+    font_color: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    kind: Literal["bar", "col"]
+    anchor: str
+    title: str
+    data_ref: str  # "Sheet!$B$1:$D$9" with a header row
+    cats_ref: str
+    y_title: str | None = None
+    width_cm: float = 16
+    height_cm: float = 8
+
+
+@dataclass
+class Sheet:
+    title: str
+    cells: list[Cell] = field(default_factory=list)
+    styles_by_range: list[tuple[str, str]] = field(default_factory=list)
+    merges: list[str] = field(default_factory=list)
+    col_widths: dict[str, float] = field(default_factory=dict)
+    row_heights: dict[int, float] = field(default_factory=dict)
+    validations: list[Validation] = field(default_factory=list)
+    cond_formats: list[CondFormat] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    freeze: str | None = None
+    state: SheetState = "visible"
+    protect: bool = True
+    landscape: bool = True
+    fit_width: bool = True
+    print_title_rows: str | None = None
+    tab_color: str | None = None
+    hidden_cols: list[str] = field(default_factory=list)
+
+    def put(self, ref: str, value: Any, style: str | None = None, formula: bool = False) -> None:
+        self.cells.append(Cell(ref, value, style, formula))
+
+
+@dataclass
+class Workbook:
+    sheets: list[Sheet]
+    styles: dict[str, Style]
+    names: dict[str, str] = field(default_factory=dict)  # defined name -> "'Sheet'!$A$1:$A$5"
+    lock_structure: bool = True
+    title: str = ""
+    active: int = 0
