@@ -59,7 +59,9 @@ def standards_list() -> None:
 
 
 @standards_app.command("show")
-def standards_show(ref: str = typer.Argument(..., help="award id (economic…), 经济类, or a YAML path")) -> None:
+def standards_show(
+    ref: str = typer.Argument(..., help="award id (economic…), 经济类, or a YAML path"),
+) -> None:
     """Show the outline of one standard: codes, names, points, kind.
 
     Example: szqa standards show culture

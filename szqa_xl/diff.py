@@ -60,7 +60,11 @@ def diff_standards(a: Standard, b: Standard) -> list[Change]:
     ta = dict(_texts(a.model_dump(mode="json", exclude={"edition"}), ""))
     tb = dict(_texts(b.model_dump(mode="json", exclude={"edition"}), ""))
     for path in ta.keys() & tb.keys():
-        if ta[path] != tb[path] and not path.endswith((".kind", ".code")) and path not in ("id", "scoring_unit"):
+        if (
+            ta[path] != tb[path]
+            and not path.endswith((".kind", ".code"))
+            and path not in ("id", "scoring_unit")
+        ):
             changes.append(Change("text", path, ta[path], tb[path]))
     order = {c: i for i, c in enumerate(list(ua) + [c for c in ub if c not in ua])}
     changes.sort(key=lambda c: (order.get(c.where, -1), c.where))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -62,7 +62,7 @@ def load_standard(path: Path | str) -> Standard:
         raise StandardError(path, problems) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_standard(award_id: str) -> Standard:
     """The shipped standard of one award category (economic, culture, …)."""
     if award_id not in FILE_NAMES:

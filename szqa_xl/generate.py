@@ -1,0 +1,130 @@
+"""Issuing scoresheets: one file per roster row, plus a manifest."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .atomic import write_text
+from .layout import Issue, plan_scoresheet
+from .problems import Problem
+from .roster import RosterRow, read_roster
+from .standards import builtin_standard, fingerprint
+from .writer import render
+
+MANIFEST_COLUMNS = (
+    "issue_id",
+    "fingerprint",
+    "year",
+    "award_category",
+    "stage",
+    "applicant_id",
+    "applicant_name",
+    "applicant_kind",
+    "examiner_id",
+    "examiner_name",
+    "path",
+)
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def safe_name(text: str, limit: int = 60) -> str:
+    """A file-name-safe version of a Chinese or Latin name."""
+    cleaned = _UNSAFE.sub("_", text).strip(" ._") or "_"
+    return cleaned[:limit]
+
+
+def scoresheet_path(row: RosterRow, year: int) -> Path:
+    """year/category/applicant/年度_类别_申报编号_评审员.xlsx, relative to the output folder."""
+    std = builtin_standard(row.award_category)
+    folder = (
+        Path(str(year)) / f"{std.id}_{std.name_zh}" / safe_name(f"{row.applicant_id}_{row.applicant_name}")
+    )
+    stage = f"_{safe_name(row.stage)}" if row.stage != "材料评审" else ""
+    name = safe_name(
+        f"{year}_{std.name_zh}_{row.applicant_id}{stage}_{row.examiner_id}_{row.examiner_name}", 120
+    )
+    return folder / f"{name}.xlsx"
+
+
+@dataclass
+class GenerateResult:
+    out_dir: Path
+    manifest: Path | None
+    files: list[Path] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def generate(
+    roster: Path | str,
+    year: int,
+    out_dir: Path | str,
+    stage: str = "材料评审",
+    progress: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
+) -> GenerateResult:
+    """Write one scoresheet per roster row; nothing is written when the roster has problems."""
+    out_dir = Path(out_dir)
+    rows, problems = read_roster(roster, default_stage=stage)
+    if problems:
+        return GenerateResult(out_dir, None, [], problems)
+    stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    manifest_rows = []
+    files = []
+    for i, row in enumerate(rows):
+        std = builtin_standard(row.award_category)
+        issue = Issue(
+            year=year,
+            stage=row.stage,
+            applicant_id=row.applicant_id,
+            applicant_name=row.applicant_name,
+            applicant_kind=row.applicant_kind,
+            examiner_id=row.examiner_id,
+            examiner_name=row.examiner_name,
+            issue_id=uuid.uuid4().hex,
+            generated_at=stamp,
+        )
+        rel = scoresheet_path(row, year)
+        render(plan_scoresheet(std, issue).workbook, out_dir / rel)
+        files.append(out_dir / rel)
+        manifest_rows.append(
+            {
+                "issue_id": issue.issue_id,
+                "fingerprint": fingerprint(std),
+                "year": year,
+                "award_category": std.id,
+                "stage": row.stage,
+                "applicant_id": row.applicant_id,
+                "applicant_name": row.applicant_name,
+                "applicant_kind": row.applicant_kind,
+                "examiner_id": row.examiner_id,
+                "examiner_name": row.examiner_name,
+                "path": rel.as_posix(),
+            }
+        )
+        if progress:
+            progress(i + 1, len(rows))
+    manifest = out_dir / "manifest.csv"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(manifest_rows)
+    write_text(manifest, buf.getvalue(), encoding="utf-8-sig")
+    return GenerateResult(out_dir, manifest, files, [])
+
+
+def generate_blank(award: str, out: Path | str) -> Path:
+    """A blank template of one award category (examiner fills in who and what)."""
+    std = builtin_standard(award)
+    return render(plan_scoresheet(std, Issue()).workbook, out)
+
+
+def read_manifest(path: Path | str) -> list[dict[str, str]]:
+    text = Path(path).read_text(encoding="utf-8-sig")
+    return list(csv.DictReader(text.splitlines()))

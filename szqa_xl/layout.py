@@ -1,0 +1,603 @@
+"""Plan of an examiner scoresheet: pure code, no openpyxl.
+
+``plan_scoresheet(std, issue)`` turns a standard and the details of one issued
+file into a :class:`plan.Workbook`.  The metadata sheet written here names the
+address of every input and locked check cell; consolidation reads those names,
+never row positions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import grid
+from .models import APPLICANT_KIND_ZH, KIND_ZH, Kind, ScoringUnit, Standard
+from .plan import CondFormat, Sheet, Style, Validation, Workbook
+from .standards import fingerprint
+
+LAYOUT_VERSION = "1"
+
+SHEET_COVER = "封面"
+SHEET_SCORES = "评分表"
+SHEET_GUIDE = "评分指南"
+SHEET_GLOSSARY = "关键术语"
+SHEET_LISTS = "_lists"
+SHEET_META = "_meta"
+
+DECLARATIONS = ("本人声明：与申报方无利益冲突", "本人与申报方存在利益冲突，已报告评审办公室")
+DECLARATION_OK = DECLARATIONS[0]
+
+KIND_SUFFIX: dict[str, str] = {"process": "P", "result": "R"}
+
+# Scoring sheet columns.
+COL = {
+    "code": "A",
+    "name": "B",
+    "points": "C",
+    "kind": "D",
+    "requirement": "E",
+    "guidance": "F",
+    "band": "G",
+    "pct": "H",
+    "score": "I",
+    "status": "J",
+    "band_text": "K",
+    "strengths": "L",
+    "ofi": "M",
+    "evidence": "N",
+}
+HEADERS = {
+    "code": "编号",
+    "name": "评分项目",
+    "points": "分值",
+    "kind": "类型",
+    "requirement": "基本要求 / 说明",
+    "guidance": "要点指引",
+    "band": "评分区间 ▼",
+    "pct": "得分率% ▼",
+    "score": "得分",
+    "status": "状态",
+    "band_text": "所选区间描述",
+    "strengths": "优势",
+    "ofi": "改进机会",
+    "evidence": "佐证材料 / 页码",
+}
+WIDTHS = {
+    "code": 7,
+    "name": 11,
+    "points": 5.5,
+    "kind": 5.5,
+    "requirement": 22,
+    "guidance": 48,
+    "band": 14,
+    "pct": 8,
+    "score": 7,
+    "status": 9,
+    "band_text": 22,
+    "strengths": 24,
+    "ofi": 24,
+    "evidence": 11,
+}
+INPUT_FIELDS = ("band", "pct", "strengths", "ofi", "evidence")
+LOCKED_FIELDS = ("code", "name", "points")
+HEADER_ROW = 3
+TEXT_MAX = 32767
+
+STYLES: dict[str, Style] = {
+    "title": Style(bold=True, size=15, color="1F3864", valign="center"),
+    "subtitle": Style(size=10, color="404040", valign="center"),
+    "header": Style(
+        bold=True, color="FFFFFF", fill="1F4E78", wrap=True, halign="center", valign="center", border=True
+    ),
+    "cat": Style(bold=True, size=11, fill="D9E1F2", border=True, valign="center", wrap=True),
+    "cat_num": Style(
+        bold=True, size=11, fill="D9E1F2", border=True, valign="center", halign="center", number_format="0.0"
+    ),
+    "code": Style(bold=True, border=True, halign="center"),
+    "text": Style(border=True, wrap=True),
+    "small": Style(border=True, wrap=True, size=9),
+    "center": Style(border=True, halign="center"),
+    "input": Style(fill="FFF2CC", border=True, halign="center", locked=False),
+    "input_pct": Style(fill="FFF2CC", border=True, halign="center", locked=False, number_format="0"),
+    "input_text": Style(fill="FFF2CC", border=True, wrap=True, locked=False),
+    "input_date": Style(fill="FFF2CC", border=True, locked=False, number_format="yyyy-mm-dd", halign="left"),
+    "score": Style(border=True, halign="center", number_format="0.0"),
+    "status": Style(border=True, halign="center", size=9),
+    "total": Style(bold=True, size=12, fill="FCE4D6", border=True, valign="center"),
+    "total_num": Style(
+        bold=True, size=12, fill="FCE4D6", border=True, halign="center", valign="center", number_format="0.0"
+    ),
+    "label": Style(bold=True, fill="F2F2F2", border=True, valign="center"),
+    "value": Style(border=True, valign="center", wrap=True, halign="left"),
+    "value_big": Style(bold=True, size=13, border=True, valign="center", number_format="0.0"),
+    "note": Style(wrap=True, size=10),
+    "meta": Style(),
+}
+
+INSTRUCTIONS = (
+    "填写与返回说明",
+    "1. 先在本页“利益冲突声明”处选择声明；存在利益冲突的，请停止评分并联系评审办公室。",
+    "2. 在“评分表”中逐项评分：先在“评分区间”下拉框选择区间，再在“得分率%”下拉框选择该区间内的得分率（5的整数倍）。",
+    "3. 得分、小计、总分、进度由表格自动计算；“状态”列提示未评分或区间与得分率不一致的条目。",
+    "4. 在“优势”“改进机会”列写明评价意见，在“佐证材料/页码”列注明依据的申报材料页码。",
+    "5. 黄色单元格为填写区，其余单元格已锁定；请勿增删行列、改动工作表名称或复制粘贴整行。",
+    "6. 评分指南与关键术语见同名工作表。全部条目评完后“总分”显示得分，否则显示“未完成”。",
+    "7. 完成后保存为 .xlsx（不要改名、不要另存为其他格式），按评审办公室要求提交；提交前可运行 szqa check 自查。",
+)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Who and what one issued scoresheet is for.  Blank templates leave people empty."""
+
+    year: int | None = None
+    stage: str = "材料评审"
+    applicant_id: str = ""
+    applicant_name: str = ""
+    applicant_kind: str = "organisation"
+    examiner_id: str = ""
+    examiner_name: str = ""
+    issue_id: str = "BLANK"
+    generated_at: str = ""
+
+    @property
+    def blank(self) -> bool:
+        return self.issue_id == "BLANK"
+
+
+@dataclass
+class ScoresheetPlan:
+    workbook: Workbook
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)  # unit code -> field -> "Sheet!A1"
+    cover_inputs: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10.0) -> float:
+    """Row height in points that shows ``text`` wrapped in a column ``width`` characters wide.
+
+    CJK characters take two width units; the estimate errs on the generous side
+    because a clipped guidance sentence is worse than white space.
+    """
+    per_line = max(1.0, width * 1.6 * 10.0 / size)
+    lines = 0
+    for para in text.split("\n"):
+        units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in para)
+        lines += max(1, math.ceil(units / per_line))
+    return lines * line_pt + 6
+
+
+def guidance_text(unit: ScoringUnit) -> str:
+    parts = []
+    for g in unit.guidance:
+        if g.code and g.title:
+            parts.append(f"{g.code} {g.title}\n{g.text}")
+        elif g.code:
+            parts.append(f"{g.code} {g.text}")
+        elif g.title:
+            parts.append(f"{g.title}：{g.text}")
+        else:
+            parts.append(g.text)
+    return "\n".join(parts)
+
+
+def band_description(std: Standard, kind: Kind, index: int) -> str:
+    band = std.guide(kind).bands[index]
+    return "\n".join(band.descriptors)
+
+
+def _abs(sheet: str, col: str, r1: int, r2: int | None = None) -> str:
+    ref = f"${col}${r1}" if r2 is None else f"${col}${r1}:${col}${r2}"
+    return f"'{sheet}'!{ref}"
+
+
+def _lists_sheet(std: Standard, wb: Workbook) -> Sheet:
+    """Band labels, ranges, descriptors and per-band percentage lists behind the dropdowns."""
+    sh = Sheet(SHEET_LISTS, state="veryHidden")
+    col_idx = 1
+
+    def col_letter(i: int) -> str:
+        s = ""
+        while i:
+            i, rem = divmod(i - 1, 26)
+            s = chr(65 + rem) + s
+        return s
+
+    def put_column(name: str, values: list) -> None:
+        nonlocal col_idx
+        c = col_letter(col_idx)
+        sh.put(f"{c}1", name)
+        for r, v in enumerate(values, start=2):
+            sh.put(f"{c}{r}", v)
+        wb.names[name] = _abs(SHEET_LISTS, c, 2, 1 + len(values))
+        col_idx += 1
+
+    for kind in ("process", "result"):
+        s = KIND_SUFFIX[kind]
+        bands = std.guide(kind).bands
+        put_column(f"BANDS_{s}", grid.band_labels(std, kind))
+        put_column(f"BMIN_{s}", [b.min for b in bands])
+        put_column(f"BMAX_{s}", [b.max for b in bands])
+        put_column(f"BDESC_{s}", [band_description(std, kind, i) for i in range(len(bands))])
+        for i, band in enumerate(bands, start=1):
+            put_column(f"{s}_{i}", grid.band_values(std, band))
+    put_column("PCT_ALL", list(std.grid()))
+    put_column("DECLARATIONS", list(DECLARATIONS))
+    return sh
+
+
+def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
+    sh = Sheet(SHEET_SCORES, freeze="C4", print_title_rows="1:3", tab_color="1F4E78")
+    last_col = COL["evidence"]
+    who = issue.applicant_name or "（申报组织/项目）"
+    sh.put("A1", f"深圳市市长质量奖 · {std.name_zh} · 评分表", "title")
+    sh.merges.append(f"A1:{last_col}1")
+    year = f"{issue.year}年度" if issue.year else "年度：____"
+    examiner = issue.examiner_name or "____"
+    sh.put("A2", f"{year}　{issue.stage}　申报方：{who}　评审员：{examiner}　标准：{std.edition}", "subtitle")
+    sh.merges.append(f"A2:{last_col}2")
+    sh.row_heights[1] = 26
+    sh.row_heights[2] = 18
+    for key, letter in COL.items():
+        sh.put(f"{letter}{HEADER_ROW}", HEADERS[key], "header")
+        sh.col_widths[letter] = WIDTHS[key]
+    sh.row_heights[HEADER_ROW] = 30
+
+    row = HEADER_ROW + 1
+    n_units = len(std.units())
+    subtotal_cells: list[str] = []
+    status_ranges: list[str] = []
+    first_unit_row = row
+    c = COL
+    for cat in std.categories:
+        units = [u for u in std.units() if u.category_code == cat.code]
+        cat_row = row
+        name = f"{cat.name}（{cat.detail_name}）" if cat.detail_name else cat.name
+        sh.put(f"{c['code']}{cat_row}", cat.code, "cat")
+        sh.put(f"{c['name']}{cat_row}", name, "cat")
+        sh.put(f"{c['points']}{cat_row}", cat.points, "cat_num")
+        sh.put(f"{c['requirement']}{cat_row}", cat.description or "", "cat")
+        sh.merges.append(f"{c['requirement']}{cat_row}:{c['guidance']}{cat_row}")
+        for key in ("band", "pct", "band_text", "strengths", "ofi", "evidence"):
+            sh.put(f"{c[key]}{cat_row}", None, "cat")
+        sh.row_heights[cat_row] = max(
+            text_height(name, WIDTHS["name"], 15.0, 11),
+            text_height(cat.description or "", WIDTHS["requirement"] + WIDTHS["guidance"], 15.0, 11),
+        )
+        r1, r2 = cat_row + 1, cat_row + len(units)
+        sh.put(f"{c['score']}{cat_row}", f"=SUM({c['score']}{r1}:{c['score']}{r2})", "cat_num", formula=True)
+        sh.put(
+            f"{c['status']}{cat_row}",
+            f'=COUNTIF({c["status"]}{r1}:{c["status"]}{r2},"{grid.STATUS_OK}")&"/"&{len(units)}',
+            "cat",
+            formula=True,
+        )
+        subtotal_cells.append(f"{c['score']}{cat_row}")
+        row += 1
+        for unit in units:
+            _unit_row(std, sh, plan, unit, row)
+            row += 1
+        status_ranges.append(f"{c['status']}{r1}:{c['status']}{r2}")
+
+    total_row = row
+    sh.put(f"{c['code']}{total_row}", "总分", "total")
+    sh.merges.append(f"{c['code']}{total_row}:{c['name']}{total_row}")
+    sh.put(f"{c['points']}{total_row}", std.total_points, "total_num")
+    sh.put(f"{c['score']}{total_row}", "=" + "+".join(subtotal_cells), "total_num", formula=True)
+    count_formula = "+".join(f'COUNTIF({r},"{grid.STATUS_OK}")' for r in status_ranges)
+    sh.put(f"{c['status']}{total_row}", f'={count_formula}&"/"&{n_units}', "total", formula=True)
+    sh.put(
+        f"{c['requirement']}{total_row}",
+        f'=IF(({count_formula})={n_units},"全部条目已评分","尚有条目未完成评分（见“状态”列）")',
+        "total",
+        formula=True,
+    )
+    sh.merges.append(f"{c['requirement']}{total_row}:{c['guidance']}{total_row}")
+    for key in ("kind", "band", "pct", "band_text", "strengths", "ofi", "evidence"):
+        sh.put(f"{c[key]}{total_row}", None, "total")
+    sh.row_heights[total_row] = 24
+    plan.meta["total_cell"] = f"{SHEET_SCORES}!{c['score']}{total_row}"
+    plan.meta["count_formula"] = count_formula
+    plan.meta["first_unit_row"] = str(first_unit_row)
+    plan.meta["last_row"] = str(total_row)
+
+    # Conditional formats: unscored rows pale, inconsistent rows red.
+    body = f"{c['band']}{first_unit_row}:{c['status']}{total_row - 1}"
+    st = f"${c['status']}{first_unit_row}"
+    sh.cond_formats.append(CondFormat(body, f'{st}="{grid.STATUS_BLANK}"', fill="EDEDED"))
+    sh.cond_formats.append(
+        CondFormat(
+            body,
+            f'AND({st}<>"",{st}<>"{grid.STATUS_OK}",{st}<>"{grid.STATUS_BLANK}",ISNUMBER(SEARCH("/",{st}))=FALSE)',
+            fill="F8CBAD",
+            font_color="9C0006",
+        )
+    )
+    return sh
+
+
+def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit, row: int) -> None:
+    c = COL
+    s = KIND_SUFFIX[unit.kind]
+    r = row
+    sh.put(f"{c['code']}{r}", unit.code, "code")
+    sh.put(f"{c['name']}{r}", unit.name, "text")
+    sh.put(f"{c['points']}{r}", unit.points, "center")
+    sh.put(f"{c['kind']}{r}", KIND_ZH[unit.kind], "center")
+    sh.put(f"{c['requirement']}{r}", unit.requirement, "small")
+    guidance = guidance_text(unit)
+    sh.put(f"{c['guidance']}{r}", guidance, "small")
+    sh.put(f"{c['band']}{r}", None, "input")
+    sh.put(f"{c['pct']}{r}", None, "input_pct")
+    G, H, J = f"{c['band']}{r}", f"{c['pct']}{r}", f"{c['status']}{r}"
+    m = f"MATCH({G},BANDS_{s},0)"
+    step = std.grid_step
+    status = (
+        f'=IF(AND({G}="",{H}=""),"{grid.STATUS_BLANK}",'
+        f'IF({G}="","{grid.STATUS_NO_BAND}",'
+        f'IF(ISNA({m}),"{grid.STATUS_BAD_BAND}",'
+        f'IF({H}="","{grid.STATUS_NO_PCT}",'
+        f'IF(NOT(ISNUMBER({H})),"{grid.STATUS_OFF_GRID}",'
+        f'IF(OR({H}<0,{H}>100,MOD({H},{step})<>0),"{grid.STATUS_OFF_GRID}",'
+        f'IF(OR({H}<INDEX(BMIN_{s},{m}),{H}>INDEX(BMAX_{s},{m})),"{grid.STATUS_OUT_OF_BAND}",'
+        f'"{grid.STATUS_OK}")))))))'
+    )
+    sh.put(J, status, "status", formula=True)
+    sh.put(
+        f"{c['score']}{r}", f'=IF({J}="{grid.STATUS_OK}",{c["points"]}{r}*{H}/100,"")', "score", formula=True
+    )
+    sh.put(f"{c['band_text']}{r}", f'=IFERROR(INDEX(BDESC_{s},{m}),"")', "small", formula=True)
+    for key in ("strengths", "ofi", "evidence"):
+        sh.put(f"{c[key]}{r}", None, "input_text")
+    heights = [
+        text_height(guidance, WIDTHS["guidance"], 12.0, 9),
+        text_height(unit.requirement, WIDTHS["requirement"], 12.0, 9),
+        text_height(
+            max(
+                (band_description(std, unit.kind, i) for i in range(len(std.guide(unit.kind).bands))), key=len
+            ),
+            WIDTHS["band_text"],
+            12.0,
+            9,
+        ),
+        60.0,
+    ]
+    sh.row_heights[r] = min(409.0, max(heights))
+
+    labels = grid.band_labels(std, unit.kind)
+    guide = std.guide(unit.kind)
+    sh.validations.append(
+        Validation(
+            sqref=G,
+            kind="list",
+            formula1=f"BANDS_{s}",
+            prompt_title=f"{unit.code} 评分区间"[:32],
+            prompt=("请选择区间（" + guide.title + "）：\n" + "\n".join(labels))[:255],
+            error_title="评分区间无效",
+            error="请从下拉列表中选择评分区间。",
+        )
+    )
+    sh.validations.append(
+        Validation(
+            sqref=H,
+            kind="list",
+            formula1=f'INDIRECT(IF({G}="","PCT_ALL","{s}_"&{m}))',
+            prompt_title=f"{unit.code} 得分率%"[:32],
+            prompt=f"先选评分区间，再选该区间内的得分率（{step}的整数倍，0–100）。所选区间的描述显示在“所选区间描述”列。"[
+                :255
+            ],
+            error_title="得分率无效",
+            error=f"得分率须为所选评分区间内{step}的整数倍。",
+        )
+    )
+    for key in ("strengths", "ofi", "evidence"):
+        sh.validations.append(
+            Validation(
+                sqref=f"{c[key]}{r}",
+                kind="textLength",
+                operator="lessThanOrEqual",
+                formula1=str(TEXT_MAX),
+                error_title="文字过长",
+                error=f"单元格最多 {TEXT_MAX} 个字符，请精简或分段写入佐证材料。",
+            )
+        )
+    plan.inputs[unit.code] = {key: f"{SHEET_SCORES}!{c[key]}{r}" for key in INPUT_FIELDS}
+    plan.inputs[unit.code].update({f"locked_{key}": f"{SHEET_SCORES}!{c[key]}{r}" for key in LOCKED_FIELDS})
+
+
+def _cover_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
+    sh = Sheet(SHEET_COVER, tab_color="C00000", landscape=False)
+    sh.col_widths.update({"A": 3, "B": 20, "C": 62})
+    sh.put("B1", "深圳市市长质量奖 评审评分表", "title")
+    sh.merges.append("B1:C1")
+    sh.row_heights[1] = 32
+    n = len(std.units())
+    total_cell = plan.meta["total_cell"].split("!")[1]
+    count = plan.meta["count_formula"].replace("COUNTIF(", f"COUNTIF('{SHEET_SCORES}'!")
+    kind_zh = APPLICANT_KIND_ZH.get(issue.applicant_kind, issue.applicant_kind)
+    rows: list[tuple[str, object, str, str | None]] = [
+        ("评审年度", issue.year if issue.year else None, "value", "year"),
+        ("奖项类别", f"{std.name_zh}（{std.title}）", "value", None),
+        ("评审阶段", issue.stage, "value", None),
+        ("申报编号", issue.applicant_id or None, "value", "applicant_id"),
+        ("申报组织/项目", issue.applicant_name or None, "value", "applicant_name"),
+        ("申报类型", kind_zh if not issue.blank else None, "value", "applicant_kind"),
+        ("评审员编号", issue.examiner_id or None, "value", "examiner_id"),
+        ("评审员", issue.examiner_name or None, "value", "examiner_name"),
+        ("评审日期", None, "input_date", "date"),
+        ("利益冲突声明", None, "input", "declaration"),
+        ("评分进度", f'="已评 "&({count})&" / {n}"', "value_big", None),
+        (
+            "总分（满分500）",
+            f"=IF(({count})={n},'{SHEET_SCORES}'!{total_cell},\"未完成\")",
+            "value_big",
+            None,
+        ),
+        ("已评条目得分合计", f"='{SHEET_SCORES}'!{total_cell}", "value_big", None),
+        ("标准版本", f"{std.edition} · 指纹 {fingerprint(std)[:12]}", "value", None),
+    ]
+    r = 3
+    for label, value, style, input_key in rows:
+        sh.put(f"B{r}", label, "label")
+        is_input = input_key in ("date", "declaration") or (
+            issue.blank and input_key is not None and value is None
+        )
+        st = ("input_date" if input_key == "date" else "input") if is_input else style
+        if is_input and input_key not in ("date", "declaration"):
+            st = "input_text"
+        sh.put(f"C{r}", value, st, formula=isinstance(value, str) and value.startswith("="))
+        if input_key is not None and (is_input or input_key in ("year",)):
+            plan.cover_inputs[input_key] = f"{SHEET_COVER}!C{r}"
+        sh.row_heights[r] = 24
+        if input_key == "declaration":
+            sh.validations.append(
+                Validation(
+                    sqref=f"C{r}",
+                    kind="list",
+                    formula1="DECLARATIONS",
+                    prompt_title="利益冲突声明",
+                    prompt="评分前请选择声明。存在利益冲突的，请停止评分并联系评审办公室。",
+                    error_title="声明无效",
+                    error="请从下拉列表中选择声明。",
+                    allow_blank=True,
+                )
+            )
+        if input_key == "date":
+            sh.validations.append(
+                Validation(
+                    sqref=f"C{r}",
+                    kind="date",
+                    operator="between",
+                    formula1="DATE(2000,1,1)",
+                    formula2="DATE(2100,12,31)",
+                    prompt_title="评审日期",
+                    prompt="请输入日期，如 2027-05-20。",
+                    error_title="日期无效",
+                    error="请输入有效日期，如 2027-05-20。",
+                )
+            )
+        r += 1
+    r += 1
+    for i, line in enumerate(INSTRUCTIONS):
+        sh.put(f"B{r}", line, "label" if i == 0 else "note")
+        sh.merges.append(f"B{r}:C{r}")
+        sh.row_heights[r] = 20 if i == 0 else text_height(line, 80)
+        r += 1
+    return sh
+
+
+def _guide_sheet(std: Standard) -> Sheet:
+    sh = Sheet(SHEET_GUIDE, print_title_rows="1:1", landscape=False)
+    sh.col_widths.update({"A": 16, "B": 12, "C": 70})
+    sh.put("A1", f"{std.name_zh} 评分指南", "title")
+    sh.merges.append("A1:C1")
+    sh.row_heights[1] = 28
+    r = 3
+    for kind in ("process", "result"):
+        guide = std.guide(kind)
+        sh.put(f"A{r}", f"{guide.title}（适用于{KIND_ZH[kind]}条目）", "cat")
+        sh.merges.append(f"A{r}:C{r}")
+        sh.row_heights[r] = 22
+        r += 1
+        for key, head in zip("ABC", ("得分区间%", "水平", "描述"), strict=True):
+            sh.put(f"{key}{r}", head, "header")
+        r += 1
+        for band in guide.bands:
+            values = grid.band_values(std, band)
+            sh.put(f"A{r}", f"{band.min}～{band.max}\n（{'、'.join(map(str, values))}）", "text")
+            sh.put(f"B{r}", band.level or "", "text")
+            text = "\n".join(band.descriptors)
+            sh.put(f"C{r}", text, "text")
+            sh.row_heights[r] = max(text_height(text, 70), 40)
+            r += 1
+        r += 1
+    sh.put(
+        f"A{r}",
+        "相邻区间共用边界值时（如 20%），以评审员所选区间为准；得分率须落在所选区间的闭区间内。",
+        "note",
+    )
+    sh.merges.append(f"A{r}:C{r}")
+    sh.row_heights[r] = 30
+    return sh
+
+
+def _glossary_sheet(std: Standard) -> Sheet:
+    sh = Sheet(SHEET_GLOSSARY, print_title_rows="1:2", landscape=False)
+    sh.col_widths.update({"A": 18, "B": 22, "C": 70})
+    sh.put("A1", f"{std.name_zh} 关键术语（附录二）", "title")
+    sh.merges.append("A1:C1")
+    sh.row_heights[1] = 28
+    for key, head in zip("ABC", ("术语", "英文", "释义"), strict=True):
+        sh.put(f"{key}2", head, "header")
+    r = 3
+    entries = [(t.term, t.term_en or "", t.definition) for t in std.glossary]
+    if std.profile:
+        for v in std.profile.variants:
+            label = {"any": "", "organisation": "（组织）", "project": "（项目）"}[v.applies_to]
+            entries.append((std.profile.title + label, "简介要点", v.text))
+    for term, en, definition in entries:
+        sh.put(f"A{r}", term, "text")
+        sh.put(f"B{r}", en, "text")
+        sh.put(f"C{r}", definition, "text")
+        sh.row_heights[r] = max(22.0, text_height(definition, 70))
+        r += 1
+    return sh
+
+
+def _meta_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
+    sh = Sheet(SHEET_META, state="veryHidden")
+    meta = {
+        "layout_version": LAYOUT_VERSION,
+        "award_category": std.id,
+        "award_name": std.name_zh,
+        "edition": std.edition,
+        "fingerprint": fingerprint(std),
+        "year": "" if issue.year is None else str(issue.year),
+        "stage": issue.stage,
+        "applicant_id": issue.applicant_id,
+        "applicant_name": issue.applicant_name,
+        "applicant_kind": issue.applicant_kind,
+        "examiner_id": issue.examiner_id,
+        "examiner_name": issue.examiner_name,
+        "issue_id": issue.issue_id,
+        "generated_at": issue.generated_at,
+        "unit_count": str(len(std.units())),
+        "total_cell": plan.meta["total_cell"],
+        "last_row": plan.meta["last_row"],
+    }
+    for key, addr in plan.cover_inputs.items():
+        meta[f"cover.{key}"] = addr
+    sh.put("A1", "key", "meta")
+    sh.put("B1", "value", "meta")
+    r = 2
+    for key, value in meta.items():
+        sh.put(f"A{r}", key, "meta")
+        sh.put(f"B{r}", value, "meta")
+        r += 1
+    r += 1
+    sh.put(f"A{r}", "unit", "meta")
+    for j, key in enumerate(INPUT_FIELDS + tuple(f"locked_{k}" for k in LOCKED_FIELDS)):
+        sh.put(f"{chr(66 + j)}{r}", key, "meta")
+    r += 1
+    for code, fields in plan.inputs.items():
+        sh.put(f"A{r}", code, "meta")
+        for j, key in enumerate(INPUT_FIELDS + tuple(f"locked_{k}" for k in LOCKED_FIELDS)):
+            sh.put(f"{chr(66 + j)}{r}", fields[key], "meta")
+        r += 1
+    plan.meta.update(meta)
+    return sh
+
+
+def plan_scoresheet(std: Standard, issue: Issue | None = None) -> ScoresheetPlan:
+    """Everything an examiner scoresheet contains, as a plan."""
+    issue = issue or Issue()
+    title = f"{std.name_zh}评分表"
+    wb = Workbook(sheets=[], styles=STYLES, title=title)
+    plan = ScoresheetPlan(workbook=wb)
+    lists = _lists_sheet(std, wb)
+    scores = _scores_sheet(std, issue, plan)
+    cover = _cover_sheet(std, issue, plan)
+    meta = _meta_sheet(std, issue, plan)
+    wb.sheets = [cover, scores, _guide_sheet(std), _glossary_sheet(std), lists, meta]
+    return plan

@@ -1,0 +1,580 @@
+"""The only module that opens returned scoresheets.
+
+Every file goes through :func:`preflight` (zip sanity, sizes, XML parts, used
+range) before python-calamine sees it, because calamine aborts the whole process
+on some hostile files.  Then only the cells named by the metadata sheet are read
+and validated against the standard the file was generated from.  Problems are
+returned as data; nothing here raises for a bad file, and no file is modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from . import grid
+from .layout import (
+    COL,
+    DECLARATION_OK,
+    DECLARATIONS,
+    INPUT_FIELDS,
+    LAYOUT_VERSION,
+    SHEET_META,
+    SHEET_SCORES,
+    guidance_text,
+    plan_scoresheet,
+)
+from .models import Standard
+from .problems import Problem
+from .standards import builtin_standard, fingerprint
+
+# -- preflight limits ---------------------------------------------------------
+# A returned scoresheet is ~40 KB zipped and ~300 KB unzipped.  The limits leave
+# two orders of magnitude of headroom for examiners' text while refusing files
+# that would make a reader allocate gigabytes or crash.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""A scoresheet with long comments is well under 1 MB; 20 MB is clearly not one."""
+MAX_ENTRIES = 500
+"""The template has ~20 zip entries; re-saving by Excel/WPS/LibreOffice adds a few dozen at most."""
+MAX_UNCOMPRESSED = 200 * 1024 * 1024
+"""Sum of declared uncompressed sizes: a zip bomb declares (or hides) gigabytes."""
+MAX_RATIO = 100
+"""Apache POI's rule: an entry inflating more than 100:1 is treated as a bomb."""
+RATIO_MIN_SIZE = 1024 * 1024
+"""Small, highly repetitive XML parts compress well legitimately; check the ratio above 1 MB."""
+MAX_ROWS = 1000
+"""Used range limit: the template's sheets end before row 100; XFD1048576 crashes calamine."""
+MAX_COLS = 64
+"""Used range limit: the widest template sheet uses 14 columns (A:N)."""
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+_CELL_REF = re.compile(rb'<(?:\w+:)?(?:c|row)\b[^>]*?\br="([A-Z]*)(\d+)"')
+_FORMULA_CELL = re.compile(
+    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?<!/)>(?:(?!</(?:\w+:)?c>).){0,200}?<(?:\w+:)?f[ >/]', re.S
+)
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+):([A-Z]+\d+)"')
+
+
+@dataclass
+class Preflight:
+    problems: list[Problem]
+    sheet_names: list[str] = field(default_factory=list)
+    formula_cells: dict[str, set[str]] = field(default_factory=dict)
+    merges: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+def col_to_num(col: str) -> int:
+    n = 0
+    for ch in col:
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def split_ref(ref: str) -> tuple[int, int]:
+    """'H12' -> (row 12, column 8), both 1-based."""
+    m = re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", ref)
+    if not m:
+        raise ValueError(f"bad cell reference {ref!r}")
+    return int(m.group(2)), col_to_num(m.group(1))
+
+
+def _sniff(head: bytes) -> str | None:
+    """A clerk-readable name for what a non-zip file really is."""
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "这是加密的 Excel 文件或旧版 .xls 文件（OLE 格式），请去掉密码并另存为 .xlsx"
+    lowered = head.lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<table")):
+        return "这是改了扩展名的 HTML 文件，不是 .xlsx"
+    if lowered.startswith(b"<?xml"):
+        return "这是 XML 文件（可能是 Excel 2003 XML），不是 .xlsx"
+    if b"," in head or b"\t" in head or b";" in head:
+        return "这是改了扩展名的文本/CSV 文件，不是 .xlsx"
+    return None
+
+
+def preflight(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> list[Problem]:
+    """Just the problems of :func:`inspect` (for callers that only need a yes/no)."""
+    return inspect(path, max_rows=max_rows, max_cols=max_cols).problems
+
+
+def inspect(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> Preflight:
+    """Check a file is a sane, small, non-hostile xlsx before any spreadsheet library opens it."""
+    path = Path(path)
+    name = path.name
+
+    def bad(code: str, message: str, sheet: str = "", cell: str = "") -> Preflight:
+        return Preflight([Problem(code, message, name, sheet, cell)])
+
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        return bad("unreadable", f"无法读取文件：{exc.strerror or exc}")
+    if size == 0:
+        return bad("empty-file", "文件为空（0 字节），可能保存或传输未完成")
+    if size > MAX_FILE_BYTES:
+        return bad("too-large", f"文件过大（{size // 1024 // 1024} MB），评分表通常小于 1 MB")
+    if not head.startswith(b"PK\x03\x04"):
+        return bad("not-xlsx", _sniff(head) or "不是有效的 .xlsx 文件")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return bad("corrupt-zip", "文件已损坏或不完整（压缩包无法打开），请重新保存后发送")
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ENTRIES:
+            return bad("too-many-parts", f"文件包含 {len(infos)} 个部件，超过上限 {MAX_ENTRIES}")
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            return bad("duplicate-parts", f"压缩包中有重复部件：{', '.join(dup[:3])}（文件被篡改或损坏）")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_UNCOMPRESSED:
+            return bad("zip-bomb", f"解压后大小 {total // 1024 // 1024} MB 超过上限，疑似压缩炸弹")
+        for i in infos:
+            if i.file_size > RATIO_MIN_SIZE and i.file_size > MAX_RATIO * max(1, i.compress_size):
+                return bad("zip-bomb", f"部件 {i.filename} 压缩比超过 {MAX_RATIO}:1，疑似压缩炸弹")
+        if any(i.flag_bits & 0x1 for i in infos):
+            return bad("encrypted", "文件已加密，请去掉密码后重新保存")
+        if "xl/workbook.xml" not in names:
+            return bad("missing-part", "缺少 xl/workbook.xml：不是 Excel 工作簿或已损坏")
+
+        def read_part(part: str, limit: int = MAX_UNCOMPRESSED) -> bytes:
+            with zf.open(part) as fh:
+                data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise ValueError(f"部件 {part} 实际解压大小超过声明")
+            return data
+
+        try:
+            wb_xml = read_part("xl/workbook.xml")
+            if b"<!DOCTYPE" in wb_xml or b"<!ENTITY" in wb_xml:
+                return bad("dtd", "工作簿 XML 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝")
+            root = fromstring(wb_xml, forbid_dtd=True)
+        except (DefusedXmlException, ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            return bad("bad-xml", f"xl/workbook.xml 无法读取：{exc}")
+        except Exception as exc:  # ParseError from any XML backend
+            return bad("bad-xml", f"xl/workbook.xml 已损坏：{type(exc).__name__}")
+        if root.tag.startswith("{" + STRICT_NS):
+            return bad(
+                "strict-ooxml", "文件为 Strict Open XML 格式，请在 Excel 中另存为“Excel 工作簿(*.xlsx)”"
+            )
+        rels_name = "xl/_rels/workbook.xml.rels"
+        try:
+            rels = fromstring(read_part(rels_name), forbid_dtd=True) if rels_name in names else None
+        except Exception:
+            return bad("bad-xml", f"{rels_name} 已损坏")
+        targets: dict[str, str] = {}
+        if rels is not None:
+            for rel in rels:
+                target = rel.get("Target", "")
+                full = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+                targets[rel.get("Id", "")] = full
+        result = Preflight([])
+        sheets_el = root.find(f"{{{MAIN_NS}}}sheets")
+        for sh in [] if sheets_el is None else list(sheets_el):
+            sname = sh.get("name", "")
+            rid = sh.get(f"{{{REL_NS}}}id", "")
+            part = targets.get(rid, "")
+            result.sheet_names.append(sname)
+            if part not in names:
+                return bad(
+                    "missing-part", f"工作表“{sname}”的数据部件缺失（{part or rid}），文件已损坏", sname
+                )
+            try:
+                xml = read_part(part)
+            except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+                return bad("corrupt-zip", f"工作表“{sname}”无法解压：{exc}", sname)
+            if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml[:4096]:
+                return bad("dtd", f"工作表“{sname}”含 DTD/实体声明，已拒绝", sname)
+            max_row = max_col = 0
+            for m in _CELL_REF.finditer(xml):
+                col, row = m.group(1), int(m.group(2))
+                max_row = max(max_row, row)
+                if col:
+                    max_col = max(max_col, col_to_num(col.decode()))
+            if max_row > max_rows or max_col > max_cols:
+                return bad(
+                    "used-range",
+                    f"工作表“{sname}”的使用区域超出模板（最远到第 {max_row} 行、第 {max_col} 列），"
+                    "可能被粘贴了大量内容或被篡改",
+                    sname,
+                )
+            result.formula_cells[sname] = {m.group(1).decode() for m in _FORMULA_CELL.finditer(xml)}
+            result.merges[sname] = [(a.decode(), b.decode()) for a, b in _MERGE.findall(xml)]
+        for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
+            if part in names:
+                try:
+                    head_xml = read_part(part)[:4096]
+                except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError):
+                    return bad("corrupt-zip", f"部件 {part} 无法解压，文件已损坏")
+                if b"<!DOCTYPE" in head_xml or b"<!ENTITY" in head_xml:
+                    return bad("dtd", f"部件 {part} 含 DTD/实体声明，已拒绝")
+        return result
+
+
+# -- reading and validating -----------------------------------------------------
+
+
+@dataclass
+class UnitReturn:
+    code: str
+    band: str | None
+    pct: float | None
+    strengths: str
+    ofi: str
+    evidence: str
+    status: str
+
+
+@dataclass
+class ReturnFile:
+    """One returned scoresheet, read and judged."""
+
+    path: Path
+    name: str
+    sha256: str
+    size: int
+    read_at: str
+    status: str = "rejected"  # accepted | incomplete | rejected | skipped
+    meta: dict[str, str] = field(default_factory=dict)
+    units: dict[str, UnitReturn] = field(default_factory=dict)
+    cover: dict[str, object] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def award_category(self) -> str:
+        return self.meta.get("award_category", "")
+
+    def key(self) -> tuple[str, str, str, str, str]:
+        m = self.meta
+        return (
+            m.get("year", ""),
+            m.get("award_category", ""),
+            m.get("stage", ""),
+            m.get("applicant_id", ""),
+            m.get("examiner_id", ""),
+        )
+
+
+@cache
+def expected_layout(award: str, blank: bool) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Input and locked cell addresses the layout puts in a scoresheet of this award category."""
+    from .layout import Issue
+
+    plan = plan_scoresheet(builtin_standard(award), Issue() if blank else Issue(issue_id="x", year=2000))
+    return plan.inputs, plan.cover_inputs
+
+
+def _text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _describe(v: object) -> str:
+    if isinstance(v, bool):
+        return f"逻辑值 {v}"
+    if isinstance(v, datetime):
+        return f"日期 {v:%Y-%m-%d}"
+    return repr(v)
+
+
+def read_return(
+    path: Path | str,
+    expected_year: int | None = None,
+    manifest: dict[str, dict[str, str]] | None = None,
+) -> ReturnFile:
+    """Read one returned scoresheet and judge it: accepted, incomplete or rejected (with reasons)."""
+    path = Path(path)
+    data = b""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        pass
+    rf = ReturnFile(
+        path=path,
+        name=path.name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        read_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+    )
+    del data
+    pre = inspect(path)
+    if pre.problems:
+        rf.problems = pre.problems
+        return rf
+    for needed in (SHEET_META, SHEET_SCORES):
+        if needed not in pre.sheet_names:
+            rf.problems.append(
+                Problem(
+                    "missing-sheet",
+                    f"缺少工作表“{needed}”：不是本系统生成的评分表，或工作表被删除/改名",
+                    rf.name,
+                    needed,
+                )
+            )
+            return rf
+    try:
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        meta_rows = wb.get_sheet_by_name(SHEET_META).to_python(skip_empty_area=False)
+        sheets = {SHEET_META: meta_rows}
+    except Exception as exc:  # calamine raises its own error types for damaged parts
+        rf.problems.append(Problem("unreadable", f"文件无法解析：{type(exc).__name__}: {exc}"[:300], rf.name))
+        return rf
+
+    _validate(rf, wb, sheets, pre, expected_year, manifest)
+    return rf
+
+
+def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
+    name = rf.name
+    probs = rf.problems
+
+    def add(code, msg, sheet="", cell="", severity="error"):
+        probs.append(Problem(code, msg, name, sheet, cell, severity))
+
+    meta: dict[str, str] = {}
+    units_table_at = None
+    for i, row in enumerate(sheets[SHEET_META]):
+        key = _text(row[0]) if row else ""
+        if key == "unit":
+            units_table_at = i
+            break
+        if key and key != "key":
+            meta[key] = _text(row[1]) if len(row) > 1 else ""
+    rf.meta = meta
+    award = meta.get("award_category", "")
+    try:
+        std: Standard = builtin_standard(award)
+    except KeyError:
+        add(
+            "bad-meta",
+            f"元数据中的奖项类别 {award!r} 无效（元数据被改动或不是本系统的评分表）",
+            SHEET_META,
+            "B3",
+        )
+        return
+    if meta.get("layout_version") != LAYOUT_VERSION:
+        add(
+            "layout-version",
+            f"评分表版式 {meta.get('layout_version')!r} 与当前版本 {LAYOUT_VERSION} 不符，请使用新下发的评分表",
+            SHEET_META,
+        )
+        return
+    if meta.get("fingerprint") != fingerprint(std):
+        add(
+            "edition",
+            f"评分表依据的标准版本（指纹 {meta.get('fingerprint', '')[:12]}）与当前{std.name_zh}标准"
+            f"（{std.edition}，指纹 {fingerprint(std)[:12]}）不一致",
+            SHEET_META,
+        )
+        return
+    blank = meta.get("issue_id") == "BLANK"
+    exp_inputs, exp_cover = expected_layout(award, blank)
+    # The metadata's addresses must be exactly the layout's: an edited metadata sheet is tampering.
+    meta_inputs: dict[str, dict[str, str]] = {}
+    if units_table_at is not None:
+        header = [_text(v) for v in sheets[SHEET_META][units_table_at]]
+        for row in sheets[SHEET_META][units_table_at + 1 :]:
+            if row and _text(row[0]):
+                meta_inputs[_text(row[0])] = {
+                    header[j]: _text(row[j]) for j in range(1, min(len(header), len(row)))
+                }
+    meta_cover = {k.removeprefix("cover."): v for k, v in meta.items() if k.startswith("cover.")}
+    if meta_inputs != exp_inputs or meta_cover != exp_cover:
+        add("bad-meta", "元数据中的单元格地址与模板不符（元数据工作表被改动）", SHEET_META)
+        return
+
+    scores = wb.get_sheet_by_name(SHEET_SCORES).to_python(skip_empty_area=False)
+    try:
+        from .layout import SHEET_COVER
+
+        cover = wb.get_sheet_by_name(SHEET_COVER).to_python(skip_empty_area=False)
+    except Exception:
+        add("missing-sheet", "缺少“封面”工作表", "封面")
+        return
+    grids = {SHEET_SCORES: scores, "封面": cover}
+
+    def cell(addr: str):
+        sheet, ref = addr.split("!")
+        r, c = split_ref(ref)
+        rows = grids[sheet]
+        if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+            v = rows[r - 1][c - 1]
+            return None if v == "" else v
+        return None
+
+    # Identity: year, applicant, examiner.
+    if blank:
+        for key in ("year", "applicant_id", "applicant_name", "examiner_id", "examiner_name"):
+            v = cell(exp_cover[key]) if key in exp_cover else None
+            meta[key] = _text(v).strip()
+        labels = {"year": "评审年度", "applicant_id": "申报编号", "examiner_id": "评审员编号"}
+        for key, label in labels.items():
+            if not meta.get(key):
+                add("identity-missing", f"空白模板未填写{label}", "封面", exp_cover[key].split("!")[1])
+    if expected_year is not None and meta.get("year") != str(expected_year):
+        add(
+            "wrong-year",
+            f"评审年度为 {meta.get('year') or '空'}，本次汇总的是 {expected_year} 年度",
+            SHEET_META,
+        )
+    if manifest is not None:
+        issued = manifest.get(meta.get("issue_id", ""))
+        if issued is None:
+            add(
+                "unknown-issue",
+                f"发放编号 {meta.get('issue_id', '')[:12]} 不在发放清单中（不是本次下发的评分表）",
+                SHEET_META,
+            )
+        else:
+            for key in ("year", "award_category", "stage", "applicant_id", "examiner_id", "fingerprint"):
+                if issued.get(key, "") != meta.get(key, ""):
+                    add(
+                        "manifest-mismatch",
+                        f"元数据 {key} 为 {meta.get(key)!r}，与发放清单记录 {issued.get(key)!r} 不符（文件被改动或是他人的评分表）",
+                        SHEET_META,
+                    )
+
+    # Locked cells: codes, names, points, requirement and guidance text unchanged.
+    formula_cells = pre.formula_cells.get(SHEET_SCORES, set())
+    merged = pre.merges.get(SHEET_SCORES, [])
+    for unit in std.units():
+        addrs = exp_inputs[unit.code]
+        row = split_ref(addrs["locked_code"].split("!")[1])[0]
+        expected = {
+            "code": unit.code,
+            "name": unit.name,
+            "points": unit.points,
+            "requirement": unit.requirement,
+            "guidance": guidance_text(unit),
+        }
+        for key, want in expected.items():
+            ref = f"{COL[key]}{row}"
+            got = cell(f"{SHEET_SCORES}!{ref}")
+            ok = (
+                (isinstance(got, (int, float)) and not isinstance(got, bool) and got == want)
+                if isinstance(want, int)
+                else _text(got) == want
+            )
+            if not ok:
+                add(
+                    "locked-changed",
+                    f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {_text(got)[:30]!r}（行被插入、删除、排序或内容被修改）",
+                    SHEET_SCORES,
+                    ref,
+                )
+                break
+    if any(p.code == "locked-changed" for p in probs):
+        return
+
+    # Inputs.
+    input_refs = {addrs[k].split("!")[1] for addrs in exp_inputs.values() for k in INPUT_FIELDS}
+    for ref in sorted(input_refs & formula_cells):
+        add("formula-input", "填写区含公式：请直接填写数值或文字", SHEET_SCORES, ref)
+    for a, b in merged:
+        r1, c1 = split_ref(a)
+        r2, c2 = split_ref(b)
+        for ref in input_refs:
+            r, c = split_ref(ref)
+            if r1 <= r <= r2 and c1 <= c <= c2:
+                add("merged-input", f"填写区被合并（{a}:{b}），请取消合并", SHEET_SCORES, ref)
+                break
+    for unit in std.units():
+        addrs = exp_inputs[unit.code]
+        band_ref = addrs["band"].split("!")[1]
+        pct_ref = addrs["pct"].split("!")[1]
+        band_v = cell(addrs["band"])
+        pct_v = cell(addrs["pct"])
+        band: str | None = None
+        pct: float | None = None
+        if band_v is not None:
+            if isinstance(band_v, str) and band_v.strip() in grid.band_labels(std, unit.kind):
+                band = band_v.strip()
+            else:
+                add(
+                    "bad-band",
+                    f"{unit.code} 评分区间 {_describe(band_v)} 不是下拉列表中的选项",
+                    SHEET_SCORES,
+                    band_ref,
+                )
+        if pct_v is not None:
+            if isinstance(pct_v, bool) or isinstance(pct_v, datetime) or not isinstance(pct_v, (int, float)):
+                hint = "（请输入数字，如 80，不要带 % 或空格）" if isinstance(pct_v, str) else ""
+                add(
+                    "pct-not-number",
+                    f"{unit.code} 得分率 {_describe(pct_v)} 不是数字{hint}",
+                    SHEET_SCORES,
+                    pct_ref,
+                )
+            elif not grid.on_grid(std, float(pct_v)):
+                hint = "（看起来是小数形式，应填 0–100 的整数，如 80）" if 0 < pct_v < 1 else ""
+                add(
+                    "off-grid",
+                    f"{unit.code} 得分率 {pct_v:g} 不是 0–100 间 {std.grid_step} 的整数倍{hint}",
+                    SHEET_SCORES,
+                    pct_ref,
+                )
+            else:
+                pct = float(pct_v)
+        status = grid.unit_status(std, unit.kind, band, pct)
+        if band is not None and pct is not None and status == grid.STATUS_OUT_OF_BAND:
+            add("out-of-band", f"{unit.code} 得分率 {pct:g} 不在所选区间“{band}”内", SHEET_SCORES, pct_ref)
+        texts = {k: _text(cell(addrs[k])) for k in ("strengths", "ofi", "evidence")}
+        rf.units[unit.code] = UnitReturn(
+            unit.code, band, pct, texts["strengths"], texts["ofi"], texts["evidence"], status
+        )
+        if status in (grid.STATUS_NO_BAND, grid.STATUS_NO_PCT):
+            add(
+                "incomplete-unit",
+                f"{unit.code} {status}",
+                SHEET_SCORES,
+                band_ref if band is None else pct_ref,
+                severity="warning",
+            )
+
+    # Cover: declaration.
+    decl_addr = exp_cover["declaration"]
+    decl = _text(cell(decl_addr)).strip()
+    rf.cover["declaration"] = decl
+    rf.cover["date"] = cell(exp_cover["date"])
+    if decl == DECLARATIONS[1]:
+        add("conflict", "评审员声明与申报方存在利益冲突，该评分不予采用", "封面", decl_addr.split("!")[1])
+    elif decl and decl != DECLARATION_OK:
+        add(
+            "bad-declaration",
+            f"利益冲突声明 {decl[:30]!r} 不是下拉列表中的选项",
+            "封面",
+            decl_addr.split("!")[1],
+        )
+    elif not decl:
+        add("no-declaration", "未选择利益冲突声明", "封面", decl_addr.split("!")[1], severity="warning")
+
+    if rf.errors:
+        rf.status = "rejected"
+    elif all(u.status == grid.STATUS_OK for u in rf.units.values()) and decl == DECLARATION_OK:
+        rf.status = "accepted"
+    else:
+        rf.status = "incomplete"
