@@ -97,7 +97,7 @@ def standards_diff(
     a, b = _load(str(old)), _load(str(new))
     changes = diff_standards(a, b)
     for change in changes:
-        console.print(change.describe(), markup=False)
+        print(change.describe())
     console.print(f"{len(changes)} change(s)" if changes else "no changes")
     raise typer.Exit(1 if changes else 0)
 

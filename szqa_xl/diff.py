@@ -10,7 +10,7 @@ from .models import Standard
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "added" | "removed" | "points" | "text" | "kind" | "meta"
+    kind: str  # added | removed | points | kind | meta | text | value | text added | text removed | …
     where: str  # unit code or field path
     old: Any = None
     new: Any = None
@@ -22,50 +22,75 @@ class Change:
             return f"- {self.where} removed ({self.old})"
         if self.kind == "points":
             return f"~ {self.where} points {self.old} → {self.new}"
+        if self.kind.endswith("added"):
+            return f"+ {self.where} {self.kind}:\n    + {self.new}"
+        if self.kind.endswith("removed"):
+            return f"- {self.where} {self.kind}:\n    - {self.old}"
         return f"~ {self.where} {self.kind} changed:\n    - {self.old}\n    + {self.new}"
 
 
-def _texts(obj: Any, path: str):
-    """Every string leaf under a dumped model, with its path."""
-    if isinstance(obj, str):
-        yield path, obj
-    elif isinstance(obj, dict):
+def _leaves(obj: Any, path: str):
+    """Every scalar leaf under a dumped model, with a path keyed by code where there is one."""
+    if isinstance(obj, dict):
         for k, v in obj.items():
-            yield from _texts(v, f"{path}.{k}" if path else k)
+            yield from _leaves(v, f"{path}.{k}" if path else k)
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
-            key = v.get("code") or v.get("title") or v.get("term") if isinstance(v, dict) else None
-            yield from _texts(v, f"{path}[{key or i}]")
+            key = v.get("code") if isinstance(v, dict) else None
+            yield from _leaves(v, f"{path}[{key or i}]")
+    else:
+        yield path, obj
 
 
 def diff_standards(a: Standard, b: Standard) -> list[Change]:
-    """Units added/removed, points and kinds changed, and every changed text, in order."""
+    """Units added/removed, points and kinds changed, and every other changed value, in order."""
     changes: list[Change] = []
     for field in ("id", "edition", "grid_step", "scoring_unit"):
         if getattr(a, field) != getattr(b, field):
             changes.append(Change("meta", field, getattr(a, field), getattr(b, field)))
     ua = {u.code: u for u in a.units()}
     ub = {u.code: u for u in b.units()}
+    reported: set[str] = set()  # unit codes whose addition/removal covers all their fields
     for code, u in ua.items():
         if code not in ub:
             changes.append(Change("removed", code, old=f"{u.name} {u.points}分"))
+            reported.add(code)
     for code, u in ub.items():
         if code not in ua:
             changes.append(Change("added", code, new=f"{u.name} {u.points}分"))
+            reported.add(code)
+    unit_fields: set[str] = set()
     for code in ua.keys() & ub.keys():
         if ua[code].points != ub[code].points:
             changes.append(Change("points", code, ua[code].points, ub[code].points))
+            unit_fields.add(f"[{code}].points")
         if ua[code].kind != ub[code].kind:
             changes.append(Change("kind", code, ua[code].kind, ub[code].kind))
-    ta = dict(_texts(a.model_dump(mode="json", exclude={"edition"}), ""))
-    tb = dict(_texts(b.model_dump(mode="json", exclude={"edition"}), ""))
-    for path in ta.keys() & tb.keys():
-        if (
-            ta[path] != tb[path]
-            and not path.endswith((".kind", ".code"))
-            and path not in ("id", "scoring_unit")
-        ):
-            changes.append(Change("text", path, ta[path], tb[path]))
-    order = {c: i for i, c in enumerate(list(ua) + [c for c in ub if c not in ua])}
-    changes.sort(key=lambda c: (order.get(c.where, -1), c.where))
+            unit_fields.add(f"[{code}].kind")
+    skip = {"id", "edition", "grid_step", "scoring_unit"}
+    la = dict(_leaves(a.model_dump(mode="json"), ""))
+    lb = dict(_leaves(b.model_dump(mode="json"), ""))
+
+    def covered(path: str) -> bool:
+        return (
+            path in skip
+            or any(path.endswith(f) for f in unit_fields)
+            or any(f"[{code}]" in path for code in reported)
+        )
+
+    for path in list(la) + [p for p in lb if p not in la]:
+        if covered(path):
+            continue
+        old, new = la.get(path, _MISSING), lb.get(path, _MISSING)
+        if old == new:
+            continue
+        if old is _MISSING:
+            changes.append(Change("text added" if isinstance(new, str) else "value added", path, None, new))
+        elif new is _MISSING:
+            changes.append(Change("text removed" if isinstance(old, str) else "value removed", path, old, None))
+        else:
+            changes.append(Change("text" if isinstance(old, str) or isinstance(new, str) else "value", path, old, new))
     return changes
+
+
+_MISSING = object()

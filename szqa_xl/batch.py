@@ -1,0 +1,356 @@
+"""Consolidating a folder of returned scoresheets: read, reconcile, compute, write.
+
+Files are read in worker processes so that a file which crashes a native reader
+costs only that file: the batch always finishes, every file ends up merged or
+rejected with a reason, and no input file is opened for writing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import grid
+from .atomic import write_text
+from .consolidate import (
+    TIDY_COLUMNS,
+    Thresholds,
+    applicant_summary,
+    empty_tidy,
+    examiner_leniency,
+    unit_stats,
+)
+from .generate import read_manifest
+from .problems import Problem
+from .reader import ReturnFile, read_return
+from .standards import builtin_standard
+from .textsafe import csv_safe
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".csv"}
+STATUS_ZH = {
+    "accepted": "已接收",
+    "incomplete": "已接收（未完成）",
+    "rejected": "拒收",
+    "duplicate": "重复",
+    "missing": "未返回",
+    "skipped": "已跳过",
+}
+
+
+@dataclass
+class ReturnRecord:
+    """One line of the returns sheet: a file received (or expected and missing)."""
+
+    status: str
+    file: str = ""
+    issue_id: str = ""
+    year: str = ""
+    award_category: str = ""
+    stage: str = ""
+    applicant_id: str = ""
+    applicant_name: str = ""
+    examiner_id: str = ""
+    examiner_name: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    sha256: str = ""
+    size: int = 0
+    read_at: str = ""
+
+    @property
+    def reasons(self) -> str:
+        return "\n".join(f"{p.sheet + '!' + p.cell + ' ' if p.sheet and p.cell else ''}{p.message}"
+                         for p in self.problems)
+
+
+@dataclass
+class Consolidation:
+    tidy: pd.DataFrame
+    stats: pd.DataFrame
+    applicants: pd.DataFrame
+    examiners: pd.DataFrame
+    returns: list[ReturnRecord]
+    thresholds: Thresholds
+    returns_dir: str = ""
+    created_at: str = ""
+
+    def counts(self) -> Counter:
+        return Counter(r.status for r in self.returns)
+
+    def summary(self) -> str:
+        c = self.counts()
+        return (
+            f"{c['accepted'] + c['incomplete']} merged ({c['incomplete']} incomplete), "
+            f"{c['rejected']} rejected, {c['duplicate']} duplicate, {c['missing']} missing, "
+            f"{c['skipped']} skipped; {len(self.applicants)} applicants, "
+            f"{int(self.stats['flag'].sum()) if len(self.stats) else 0} units flagged"
+        )
+
+
+def find_returns(returns_dir: Path | str) -> tuple[list[Path], list[Path]]:
+    """Spreadsheet files under the folder (sorted), and skipped lock/hidden files."""
+    found, skipped = [], []
+    for p in sorted(Path(returns_dir).rglob("*")):
+        if not p.is_file() or p.suffix.lower() not in SPREADSHEET_SUFFIXES:
+            continue
+        if p.name.startswith(("~$", ".~lock", ".")):
+            skipped.append(p)
+        elif p.name == "manifest.csv":
+            continue
+        else:
+            found.append(p)
+    return found, skipped
+
+
+def _safe_read(path: Path) -> ReturnFile:
+    try:
+        return read_return(path)
+    except Exception as exc:  # a bug must not stop the batch; it is reported on the file
+        rf = _crashed(path, f"读取时发生内部错误（{type(exc).__name__}: {exc}），请将此文件报告给维护者")
+        return rf
+
+
+def _crashed(path: Path, message: str) -> ReturnFile:
+    size = path.stat().st_size if path.exists() else 0
+    return ReturnFile(path=path, name=path.name, sha256="", size=size,
+                      read_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+                      problems=[Problem("reader-crash", message, path.name)])
+
+
+def read_all(
+    paths: list[Path], workers: int = 2, progress: Callable[[int, int], None] | None = None
+) -> list[ReturnFile]:
+    """Read every file in worker processes; a file that kills its worker is rejected, not fatal."""
+    results: dict[Path, ReturnFile] = {}
+    done = 0
+    if workers <= 0:
+        for p in paths:
+            results[p] = _safe_read(p)
+            done += 1
+            if progress:
+                progress(done, len(paths))
+        return [results[p] for p in paths]
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futures = {ex.submit(_safe_read, p): p for p in paths}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, len(paths))
+    except BrokenProcessPool:
+        pass
+    for p in paths:  # what a crash left unread: one isolated process per file
+        if p in results:
+            continue
+        try:
+            with ProcessPoolExecutor(max_workers=1) as ex:
+                results[p] = ex.submit(_safe_read, p).result()
+        except BrokenProcessPool:
+            results[p] = _crashed(p, "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收")
+        done += 1
+        if progress:
+            progress(done, len(paths))
+    return [results[p] for p in paths]
+
+
+def _record(rf: ReturnFile, status: str | None = None) -> ReturnRecord:
+    m = rf.meta
+    return ReturnRecord(
+        status=status or rf.status,
+        file=str(rf.path),
+        issue_id=m.get("issue_id", ""),
+        year=m.get("year", ""),
+        award_category=m.get("award_category", ""),
+        stage=m.get("stage", ""),
+        applicant_id=m.get("applicant_id", ""),
+        applicant_name=m.get("applicant_name", ""),
+        examiner_id=m.get("examiner_id", ""),
+        examiner_name=m.get("examiner_name", ""),
+        problems=list(rf.problems),
+        sha256=rf.sha256,
+        size=rf.size,
+        read_at=rf.read_at,
+    )
+
+
+def _tidy_rows(rf: ReturnFile, rel: str) -> list[dict]:
+    std = builtin_standard(rf.award_category)
+    m = rf.meta
+    rows = []
+    for unit in std.units():
+        u = rf.units[unit.code]
+        idx = grid.band_index(std, unit.kind, u.band) if u.band else None
+        pct = u.pct if u.status == grid.STATUS_OK else None
+        rows.append(
+            {
+                "year": int(m["year"]) if m.get("year", "").isdigit() else m.get("year"),
+                "award_category": std.id,
+                "stage": m.get("stage", ""),
+                "applicant_id": m.get("applicant_id", ""),
+                "applicant_name": m.get("applicant_name", ""),
+                "examiner_id": m.get("examiner_id", ""),
+                "examiner_name": m.get("examiner_name", ""),
+                "unit": unit.code,
+                "kind": unit.kind,
+                "unit_points": unit.points,
+                "band": u.band if pct is not None else None,
+                "band_index": idx if pct is not None else None,
+                "pct": pct,
+                "points": grid.unit_score(unit.points, pct) if pct is not None else None,
+                "strengths": u.strengths,
+                "ofi": u.ofi,
+                "evidence": u.evidence,
+                "issue_id": m.get("issue_id", ""),
+                "file": rel,
+            }
+        )
+    return rows
+
+
+def consolidate_dir(
+    returns_dir: Path | str,
+    manifest: Path | str | None = None,
+    year: int | None = None,
+    thresholds: Thresholds = Thresholds(),
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Consolidation:
+    """Read, validate and reconcile every return under ``returns_dir``; compute the statistics."""
+    returns_dir = Path(returns_dir)
+    paths, skipped = find_returns(returns_dir)
+    files = read_all(paths, workers=workers, progress=progress)
+    issued = {r["issue_id"]: r for r in read_manifest(manifest)} if manifest else None
+
+    readable = [rf for rf in files if rf.meta.get("year")]
+    if year is None:
+        years = Counter(r["year"] for r in issued.values()) if issued else Counter(rf.meta["year"] for rf in readable)
+        year_s = years.most_common(1)[0][0] if years else None
+    else:
+        year_s = str(year)
+
+    records: list[ReturnRecord] = []
+    merged: list[ReturnFile] = []
+    seen_issue: dict[str, str] = {}
+    seen_key: dict[tuple, str] = {}
+    for rf in files:
+        rel = rf.path.relative_to(returns_dir).as_posix() if rf.path.is_relative_to(returns_dir) else str(rf.path)
+        if rf.status != "rejected":
+            if year_s is not None and rf.meta.get("year") != year_s:
+                rf.problems.append(Problem("wrong-year", f"评审年度为 {rf.meta.get('year') or '空'}，本次汇总的是 {year_s} 年度",
+                                           rf.name, "封面"))
+            if issued is not None:
+                rec = issued.get(rf.meta.get("issue_id", ""))
+                if rec is None:
+                    rf.problems.append(Problem("unknown-issue", "发放编号不在发放清单中（不是本次下发的评分表）", rf.name, "_meta"))
+                else:
+                    for key in ("year", "award_category", "stage", "applicant_id", "examiner_id"):
+                        if rec.get(key, "") != rf.meta.get(key, ""):
+                            rf.problems.append(Problem(
+                                "manifest-mismatch",
+                                f"{key} 为 {rf.meta.get(key)!r}，与发放清单 {rec.get(key)!r} 不符（文件被改动或是他人的评分表）",
+                                rf.name, "_meta"))
+            if rf.errors:
+                rf.status = "rejected"
+        record = _record(rf)
+        record.file = rel
+        if rf.status != "rejected":
+            iid = rf.meta.get("issue_id", "")
+            key = rf.key()
+            first = seen_issue.get(iid) if iid != "BLANK" else None
+            first = first or seen_key.get(key)
+            if first is not None:
+                record.status = "duplicate"
+                record.problems.append(Problem("duplicate", f"与已接收的 {first} 重复（同一发放编号或同一评审员对同一申报方），未合并",
+                                               rf.name))
+            else:
+                seen_issue[iid] = rel
+                seen_key[key] = rel
+                merged.append(rf)
+        records.append(record)
+    for p in skipped:
+        records.append(ReturnRecord(status="skipped", file=p.relative_to(returns_dir).as_posix(),
+                                    problems=[Problem("lock-file", "Office/WPS 临时锁定文件或隐藏文件，已跳过", p.name)]))
+    if issued is not None:
+        received = {r.issue_id for r in records if r.status in ("accepted", "incomplete", "rejected", "duplicate")}
+        for iid, rec in issued.items():
+            if iid not in received:
+                records.append(ReturnRecord(status="missing", issue_id=iid, year=rec.get("year", ""),
+                                            award_category=rec.get("award_category", ""), stage=rec.get("stage", ""),
+                                            applicant_id=rec.get("applicant_id", ""),
+                                            applicant_name=rec.get("applicant_name", ""),
+                                            examiner_id=rec.get("examiner_id", ""),
+                                            examiner_name=rec.get("examiner_name", ""),
+                                            file=rec.get("path", ""),
+                                            problems=[Problem("missing", "已发放，未收到返回文件", rec.get("path", ""))]))
+
+    rows = []
+    for rf in merged:
+        rel = rf.path.relative_to(returns_dir).as_posix() if rf.path.is_relative_to(returns_dir) else str(rf.path)
+        rows.extend(_tidy_rows(rf, rel))
+    tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS) if rows else empty_tidy()
+    if not tidy.empty:
+        tidy = tidy.sort_values(["year", "award_category", "stage", "applicant_id", "examiner_id", "unit"],
+                                kind="stable", key=lambda s: s.map(_unit_sort_key) if s.name == "unit" else s)
+        tidy = tidy.reset_index(drop=True)
+    stats = unit_stats(tidy, thresholds)
+    return Consolidation(
+        tidy=tidy,
+        stats=stats,
+        applicants=applicant_summary(tidy, stats),
+        examiners=examiner_leniency(tidy, stats),
+        returns=records,
+        thresholds=thresholds,
+        returns_dir=str(returns_dir),
+        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    )
+
+
+def _unit_sort_key(code: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(code).split("."))
+
+
+SCORES_CSV_COLUMNS = ["year", "award_category", "stage", "applicant_id", "applicant_name", "examiner_id",
+                      "examiner_name", "unit", "kind", "unit_points", "band", "pct", "points", "strengths", "ofi",
+                      "evidence", "issue_id", "file"]
+
+
+def scores_csv(tidy: pd.DataFrame) -> str:
+    """The tidy frame as CSV text, every text cell neutralised against formula injection."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SCORES_CSV_COLUMNS)
+    for rec in tidy[SCORES_CSV_COLUMNS].itertuples(index=False):
+        out = []
+        for v in rec:
+            if v is None or (isinstance(v, float) and pd.isna(v)):
+                out.append("")
+            elif isinstance(v, float):
+                out.append(f"{v:g}")
+            else:
+                out.append(csv_safe(str(v)))
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False) -> dict[str, Path]:
+    """Write consolidated.xlsx and scores.csv atomically; refuse to overwrite without ``force``."""
+    from .report import plan_consolidated
+    from .writer import render
+
+    out_dir = Path(out_dir)
+    targets = {"workbook": out_dir / "consolidated.xlsx", "csv": out_dir / "scores.csv"}
+    existing = [p for p in targets.values() if p.exists()]
+    if existing and not force:
+        raise FileExistsError(", ".join(str(p) for p in existing))
+    write_text(targets["csv"], scores_csv(cons.tidy), encoding="utf-8-sig")
+    render(plan_consolidated(cons), targets["workbook"])
+    return targets

@@ -1,0 +1,167 @@
+"""Pure pandas core of consolidation: tidy scores in, statistics out.
+
+No file I/O here: :mod:`batch` reads returns into a tidy long frame, these
+functions compute per-unit, per-applicant and per-examiner tables, and
+:mod:`report` plans the consolidated workbook from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import grid
+from .standards import builtin_standard
+
+TIDY_COLUMNS = [
+    "year",
+    "award_category",
+    "stage",
+    "applicant_id",
+    "applicant_name",
+    "examiner_id",
+    "examiner_name",
+    "unit",
+    "kind",
+    "unit_points",
+    "band",
+    "band_index",
+    "pct",
+    "points",
+    "strengths",
+    "ofi",
+    "evidence",
+    "issue_id",
+    "file",
+]
+"""Columns of the tidy long frame: one row per (returned file, scoring unit).
+
+``points`` is the awarded score (unit_points × pct / 100); ``pct`` is blank for
+an unscored unit, never 0.
+"""
+
+GROUP = ["year", "award_category", "stage", "applicant_id"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a unit is flagged for discussion at the consensus meeting."""
+
+    bands_apart: int = 2
+    range_points: float = 25.0
+
+
+def empty_tidy() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in TIDY_COLUMNS})
+
+
+def unit_stats(tidy: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
+    """Per applicant and unit: n, median, mean, min, max, range in points, spread in bands, flag, consensus."""
+    keys = GROUP + ["unit"]
+    scored = tidy.dropna(subset=["pct"])
+    cols = keys + ["kind", "unit_points", "n", "median", "mean", "min", "max", "range_points",
+                   "spread_bands", "flag", "consensus"]
+    if tidy.empty:
+        return pd.DataFrame(columns=cols)
+    base = tidy.groupby(keys, sort=False, dropna=False).agg(kind=("kind", "first"),
+                                                          unit_points=("unit_points", "first")).reset_index()
+    if scored.empty:
+        stats = base.assign(n=0)
+    else:
+        agg = scored.groupby(keys, sort=False).agg(
+            n=("pct", "size"),
+            median=("pct", "median"),
+            mean=("pct", "mean"),
+            min=("pct", "min"),
+            max=("pct", "max"),
+            bmin=("band_index", "min"),
+            bmax=("band_index", "max"),
+        ).reset_index()
+        stats = base.merge(agg, on=keys, how="left")
+    stats["n"] = stats["n"].fillna(0).astype(int)
+    for c in ("median", "mean", "min", "max", "bmin", "bmax"):
+        if c not in stats:
+            stats[c] = np.nan
+    stats["range_points"] = (stats["max"] - stats["min"]) * stats["unit_points"].astype(float) / 100
+    stats["spread_bands"] = (stats["bmax"] - stats["bmin"]).astype("Float64")
+    stats["flag"] = (stats["spread_bands"].fillna(0) >= thresholds.bands_apart) | (
+        stats["range_points"].fillna(0) >= thresholds.range_points
+    )
+    steps = stats["award_category"].map(lambda a: builtin_standard(a).grid_step)
+    stats["consensus"] = [
+        grid.snap(m, s) if pd.notna(m) else np.nan for m, s in zip(stats["median"], steps, strict=True)
+    ]
+    return stats[cols]
+
+
+def examiner_totals(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per returned file: total points, units scored, complete or not."""
+    keys = GROUP + ["examiner_id", "examiner_name"]
+    if tidy.empty:
+        return pd.DataFrame(columns=keys + ["total", "scored", "units", "complete"])
+    out = tidy.groupby(keys, sort=False).agg(
+        total=("points", lambda s: float(s.sum(min_count=0))),
+        scored=("pct", "count"),
+        units=("unit", "size"),
+    ).reset_index()
+    out["complete"] = out["scored"] == out["units"]
+    return out
+
+
+def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """Per applicant: examiners, their totals, median/mean of complete totals, consensus total, rank."""
+    cols = GROUP + ["applicant_name", "examiners", "complete_examiners", "totals", "median_total", "mean_total",
+                    "consensus_total", "consensus_complete", "flags", "rank"]
+    if tidy.empty:
+        return pd.DataFrame(columns=cols)
+    totals = examiner_totals(tidy)
+    names = tidy.groupby(GROUP, sort=False)["applicant_name"].first()
+    rows = []
+    for key, grp in totals.groupby(GROUP, sort=False):
+        complete = grp[grp["complete"]]
+        st = stats.set_index(GROUP).loc[[key]] if not stats.empty else stats
+        cons = st["consensus"]
+        cons_total = float((st["unit_points"].astype(float) * cons / 100).sum())
+        rows.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "applicant_name": names.loc[key],
+                "examiners": len(grp),
+                "complete_examiners": len(complete),
+                "totals": dict(zip(grp["examiner_id"], grp["total"], strict=True)),
+                "median_total": float(complete["total"].median()) if len(complete) else np.nan,
+                "mean_total": float(complete["total"].mean()) if len(complete) else np.nan,
+                "consensus_total": cons_total,
+                "consensus_complete": bool(cons.notna().all()),
+                "flags": int(st["flag"].sum()),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["rank"] = (
+        out.groupby(["year", "award_category", "stage"])["consensus_total"]
+        .rank(method="min", ascending=False)
+        .astype(int)
+    )
+    return out.sort_values(["year", "award_category", "stage", "rank", "applicant_id"]).reset_index(drop=True)[cols]
+
+
+def examiner_leniency(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """Per examiner: mean deviation (percentage points) of their scores from the panel median. Advisory."""
+    cols = ["examiner_id", "examiner_name", "files", "units_scored", "mean_deviation", "mean_abs_deviation"]
+    scored = tidy.dropna(subset=["pct"])
+    if scored.empty:
+        return pd.DataFrame(columns=cols)
+    merged = scored.merge(stats[GROUP + ["unit", "median", "n"]], on=GROUP + ["unit"])
+    merged = merged[merged["n"] >= 2]
+    merged["dev"] = merged["pct"].astype(float) - merged["median"]
+    files = tidy.groupby("examiner_id")["file"].nunique()
+    out = merged.groupby(["examiner_id"], sort=True).agg(
+        examiner_name=("examiner_name", "first"),
+        units_scored=("pct", "size"),
+        mean_deviation=("dev", "mean"),
+        mean_abs_deviation=("dev", lambda s: float(s.abs().mean())),
+    ).reset_index()
+    out["files"] = out["examiner_id"].map(files).astype(int)
+    return out[cols]
