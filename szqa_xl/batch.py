@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -67,8 +67,9 @@ class ReturnRecord:
 
     @property
     def reasons(self) -> str:
-        return "\n".join(f"{p.sheet + '!' + p.cell + ' ' if p.sheet and p.cell else ''}{p.message}"
-                         for p in self.problems)
+        return "\n".join(
+            f"{p.sheet + '!' + p.cell + ' ' if p.sheet and p.cell else ''}{p.message}" for p in self.problems
+        )
 
 
 @dataclass
@@ -120,9 +121,14 @@ def _safe_read(path: Path) -> ReturnFile:
 
 def _crashed(path: Path, message: str) -> ReturnFile:
     size = path.stat().st_size if path.exists() else 0
-    return ReturnFile(path=path, name=path.name, sha256="", size=size,
-                      read_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-                      problems=[Problem("reader-crash", message, path.name)])
+    return ReturnFile(
+        path=path,
+        name=path.name,
+        sha256="",
+        size=size,
+        read_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        problems=[Problem("reader-crash", message, path.name)],
+    )
 
 
 def read_all(
@@ -232,7 +238,11 @@ def consolidate_dir(
 
     readable = [rf for rf in files if rf.meta.get("year")]
     if year is None:
-        years = Counter(r["year"] for r in issued.values()) if issued else Counter(rf.meta["year"] for rf in readable)
+        years = (
+            Counter(r["year"] for r in issued.values())
+            if issued
+            else Counter(rf.meta["year"] for rf in readable)
+        )
         year_s = years.most_common(1)[0][0] if years else None
     else:
         year_s = str(year)
@@ -242,22 +252,43 @@ def consolidate_dir(
     seen_issue: dict[str, str] = {}
     seen_key: dict[tuple, str] = {}
     for rf in files:
-        rel = rf.path.relative_to(returns_dir).as_posix() if rf.path.is_relative_to(returns_dir) else str(rf.path)
+        rel = (
+            rf.path.relative_to(returns_dir).as_posix()
+            if rf.path.is_relative_to(returns_dir)
+            else str(rf.path)
+        )
         if rf.status != "rejected":
             if year_s is not None and rf.meta.get("year") != year_s:
-                rf.problems.append(Problem("wrong-year", f"评审年度为 {rf.meta.get('year') or '空'}，本次汇总的是 {year_s} 年度",
-                                           rf.name, "封面"))
+                rf.problems.append(
+                    Problem(
+                        "wrong-year",
+                        f"评审年度为 {rf.meta.get('year') or '空'}，本次汇总的是 {year_s} 年度",
+                        rf.name,
+                        "封面",
+                    )
+                )
             if issued is not None:
                 rec = issued.get(rf.meta.get("issue_id", ""))
                 if rec is None:
-                    rf.problems.append(Problem("unknown-issue", "发放编号不在发放清单中（不是本次下发的评分表）", rf.name, "_meta"))
+                    rf.problems.append(
+                        Problem(
+                            "unknown-issue",
+                            "发放编号不在发放清单中（不是本次下发的评分表）",
+                            rf.name,
+                            "_meta",
+                        )
+                    )
                 else:
                     for key in ("year", "award_category", "stage", "applicant_id", "examiner_id"):
                         if rec.get(key, "") != rf.meta.get(key, ""):
-                            rf.problems.append(Problem(
-                                "manifest-mismatch",
-                                f"{key} 为 {rf.meta.get(key)!r}，与发放清单 {rec.get(key)!r} 不符（文件被改动或是他人的评分表）",
-                                rf.name, "_meta"))
+                            rf.problems.append(
+                                Problem(
+                                    "manifest-mismatch",
+                                    f"{key} 为 {rf.meta.get(key)!r}，与发放清单 {rec.get(key)!r} 不符（文件被改动或是他人的评分表）",
+                                    rf.name,
+                                    "_meta",
+                                )
+                            )
             if rf.errors:
                 rf.status = "rejected"
         record = _record(rf)
@@ -269,37 +300,63 @@ def consolidate_dir(
             first = first or seen_key.get(key)
             if first is not None:
                 record.status = "duplicate"
-                record.problems.append(Problem("duplicate", f"与已接收的 {first} 重复（同一发放编号或同一评审员对同一申报方），未合并",
-                                               rf.name))
+                record.problems.append(
+                    Problem(
+                        "duplicate",
+                        f"与已接收的 {first} 重复（同一发放编号或同一评审员对同一申报方），未合并",
+                        rf.name,
+                    )
+                )
             else:
                 seen_issue[iid] = rel
                 seen_key[key] = rel
                 merged.append(rf)
         records.append(record)
     for p in skipped:
-        records.append(ReturnRecord(status="skipped", file=p.relative_to(returns_dir).as_posix(),
-                                    problems=[Problem("lock-file", "Office/WPS 临时锁定文件或隐藏文件，已跳过", p.name)]))
+        records.append(
+            ReturnRecord(
+                status="skipped",
+                file=p.relative_to(returns_dir).as_posix(),
+                problems=[Problem("lock-file", "Office/WPS 临时锁定文件或隐藏文件，已跳过", p.name)],
+            )
+        )
     if issued is not None:
-        received = {r.issue_id for r in records if r.status in ("accepted", "incomplete", "rejected", "duplicate")}
+        received = {
+            r.issue_id for r in records if r.status in ("accepted", "incomplete", "rejected", "duplicate")
+        }
         for iid, rec in issued.items():
             if iid not in received:
-                records.append(ReturnRecord(status="missing", issue_id=iid, year=rec.get("year", ""),
-                                            award_category=rec.get("award_category", ""), stage=rec.get("stage", ""),
-                                            applicant_id=rec.get("applicant_id", ""),
-                                            applicant_name=rec.get("applicant_name", ""),
-                                            examiner_id=rec.get("examiner_id", ""),
-                                            examiner_name=rec.get("examiner_name", ""),
-                                            file=rec.get("path", ""),
-                                            problems=[Problem("missing", "已发放，未收到返回文件", rec.get("path", ""))]))
+                records.append(
+                    ReturnRecord(
+                        status="missing",
+                        issue_id=iid,
+                        year=rec.get("year", ""),
+                        award_category=rec.get("award_category", ""),
+                        stage=rec.get("stage", ""),
+                        applicant_id=rec.get("applicant_id", ""),
+                        applicant_name=rec.get("applicant_name", ""),
+                        examiner_id=rec.get("examiner_id", ""),
+                        examiner_name=rec.get("examiner_name", ""),
+                        file=rec.get("path", ""),
+                        problems=[Problem("missing", "已发放，未收到返回文件", rec.get("path", ""))],
+                    )
+                )
 
     rows = []
     for rf in merged:
-        rel = rf.path.relative_to(returns_dir).as_posix() if rf.path.is_relative_to(returns_dir) else str(rf.path)
+        rel = (
+            rf.path.relative_to(returns_dir).as_posix()
+            if rf.path.is_relative_to(returns_dir)
+            else str(rf.path)
+        )
         rows.extend(_tidy_rows(rf, rel))
     tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS) if rows else empty_tidy()
     if not tidy.empty:
-        tidy = tidy.sort_values(["year", "award_category", "stage", "applicant_id", "examiner_id", "unit"],
-                                kind="stable", key=lambda s: s.map(_unit_sort_key) if s.name == "unit" else s)
+        tidy = tidy.sort_values(
+            ["year", "award_category", "stage", "applicant_id", "examiner_id", "unit"],
+            kind="stable",
+            key=lambda s: s.map(_unit_sort_key) if s.name == "unit" else s,
+        )
         tidy = tidy.reset_index(drop=True)
     stats = unit_stats(tidy, thresholds)
     return Consolidation(
@@ -310,7 +367,7 @@ def consolidate_dir(
         returns=records,
         thresholds=thresholds,
         returns_dir=str(returns_dir),
-        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
     )
 
 
@@ -318,9 +375,26 @@ def _unit_sort_key(code: str) -> tuple[int, ...]:
     return tuple(int(x) for x in str(code).split("."))
 
 
-SCORES_CSV_COLUMNS = ["year", "award_category", "stage", "applicant_id", "applicant_name", "examiner_id",
-                      "examiner_name", "unit", "kind", "unit_points", "band", "pct", "points", "strengths", "ofi",
-                      "evidence", "issue_id", "file"]
+SCORES_CSV_COLUMNS = [
+    "year",
+    "award_category",
+    "stage",
+    "applicant_id",
+    "applicant_name",
+    "examiner_id",
+    "examiner_name",
+    "unit",
+    "kind",
+    "unit_points",
+    "band",
+    "pct",
+    "points",
+    "strengths",
+    "ofi",
+    "evidence",
+    "issue_id",
+    "file",
+]
 
 
 def scores_csv(tidy: pd.DataFrame) -> str:

@@ -120,5 +120,192 @@ def standards_schema(
         console.print(f"wrote {out}")
 
 
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command("generate")
+def generate_cmd(
+    roster: Path | None = typer.Option(None, "--roster", "-r", help="roster CSV or xlsx"),
+    year: int | None = typer.Option(None, "--year", "-y", help="award year, e.g. 2027"),
+    stage: str = typer.Option("材料评审", "--stage", help="stage label when the roster has none"),
+    out: Path = typer.Option(Path("scoresheets"), "--out", "-o", help="output folder"),
+    blank: str | None = typer.Option(None, "--blank", help="write one blank template of this award category"),
+) -> None:
+    """Generate personalised scoresheets from a roster, or a blank template.
+
+    Examples:
+      szqa generate --roster roster.csv --year 2027 --out scoresheets
+      szqa generate --blank culture --out 文化类空白评分表.xlsx
+    """
+    from .generate import generate, generate_blank
+
+    if blank:
+        try:
+            std = stdlib.resolve_standard(blank)
+        except (KeyError, stdlib.StandardError) as exc:
+            err.print(f"[red]error:[/red] {exc.args[0] if isinstance(exc, KeyError) else exc}")
+            raise typer.Exit(2) from None
+        target = out if out.suffix.lower() == ".xlsx" else out / f"{std.name_zh}评分表_空白.xlsx"
+        generate_blank(std.id, target)
+        console.print(f"wrote {target}")
+        return
+    if roster is None or year is None:
+        err.print("[red]error:[/red] give --roster and --year (or --blank CATEGORY)")
+        raise typer.Exit(2)
+    with _progress() as bar:
+        task = bar.add_task("generating", total=None)
+        result = generate(
+            roster, year, out, stage=stage, progress=lambda i, n: bar.update(task, completed=i, total=n)
+        )
+    if result.problems:
+        for p in result.problems:
+            err.print(f"[red]roster:[/red] {p}", markup=True)
+        err.print(f"{len(result.problems)} problem(s) in the roster; nothing was written")
+        raise typer.Exit(1)
+    console.print(f"{len(result.files)} scoresheets written under {out}; manifest: {result.manifest}")
+
+
+@app.command("check")
+def check_cmd(
+    file: Path = typer.Argument(..., help="a filled scoresheet (.xlsx)"),
+    year: int | None = typer.Option(None, "--year", help="the award year it must belong to"),
+) -> None:
+    """Check a filled scoresheet before sending it (exit 0 = can be sent, 1 = problems).
+
+    Example: szqa check 2027_经济类_EC-001_E01_李明.xlsx
+    """
+    from .batch import read_all
+
+    if not file.is_file():
+        err.print(f"[red]error:[/red] no such file: {file}")
+        raise typer.Exit(2)
+    (rf,) = read_all([file], workers=1)
+    if year is not None and rf.meta.get("year") not in (None, str(year)) and rf.status != "rejected":
+        from .problems import Problem
+
+        rf.problems.append(
+            Problem("wrong-year", f"评审年度为 {rf.meta.get('year')}，应为 {year}", rf.name, "封面")
+        )
+        rf.status = "rejected"
+    verdict = {
+        "accepted": "[green]可以提交[/green]：全部条目已评分且一致，声明已签署。",
+        "incomplete": "[yellow]尚未完成[/yellow]：文件有效，但还有未完成的条目或声明。",
+        "rejected": "[red]不能提交[/red]：文件存在以下问题。",
+    }[rf.status]
+    m = rf.meta
+    if m.get("award_category"):
+        console.print(
+            f"{rf.name}: {m.get('year')} {m.get('award_name', '')} {m.get('applicant_id')} "
+            f"{m.get('applicant_name')} · 评审员 {m.get('examiner_id')} {m.get('examiner_name')}"
+        )
+    console.print(verdict)
+    for p in rf.problems:
+        loc = f"{p.sheet}!{p.cell} " if p.sheet and p.cell else (f"{p.sheet} " if p.sheet else "")
+        console.print(f"  - {loc}{p.message}", markup=False)
+    raise typer.Exit(0 if rf.status == "accepted" else 1)
+
+
+@app.command("consolidate")
+def consolidate_cmd(
+    returns_dir: Path = typer.Argument(..., help="folder of returned scoresheets (searched recursively)"),
+    out: Path = typer.Option(..., "--out", "-o", help="output folder for consolidated.xlsx and scores.csv"),
+    manifest: Path | None = typer.Option(None, "--manifest", "-m", help="manifest.csv written by generate"),
+    year: int | None = typer.Option(
+        None, "--year", help="award year (default: from the manifest or the files)"
+    ),
+    bands_apart: int = typer.Option(2, help="flag a unit when examiners are this many bands apart"),
+    range_points: float = typer.Option(
+        25.0, help="flag a unit when the score range reaches this many points"
+    ),
+    workers: int = typer.Option(2, help="reader processes"),
+    force: bool = typer.Option(False, "--force", help="overwrite existing outputs"),
+) -> None:
+    """Merge returned scoresheets into consolidated.xlsx and scores.csv.
+
+    Exit code 0 when every file was merged, 1 when some were rejected, duplicate or missing.
+
+    Example: szqa consolidate returns/ --manifest scoresheets/manifest.csv -o consolidated/
+    """
+    from .batch import consolidate_dir, write_outputs
+    from .consolidate import Thresholds
+
+    if not returns_dir.is_dir():
+        err.print(f"[red]error:[/red] no such folder: {returns_dir}")
+        raise typer.Exit(2)
+    targets = [out / "consolidated.xlsx", out / "scores.csv"]
+    if not force and any(t.exists() for t in targets):
+        err.print(f"[red]error:[/red] {out} already holds outputs; use --force to overwrite")
+        raise typer.Exit(2)
+    with _progress() as bar:
+        task = bar.add_task("reading returns", total=None)
+        cons = consolidate_dir(
+            returns_dir,
+            manifest=manifest,
+            year=year,
+            thresholds=Thresholds(bands_apart, range_points),
+            workers=workers,
+            progress=lambda i, n: bar.update(task, completed=i, total=n),
+        )
+    paths = write_outputs(cons, out, force=force)
+    for rec in cons.returns:
+        if rec.status in ("rejected", "duplicate"):
+            err.print(
+                f"{rec.status}: {rec.file}: {rec.reasons.splitlines()[0] if rec.reasons else ''}",
+                markup=False,
+            )
+    print(f"{cons.summary()} → {paths['workbook']}")
+    c = cons.counts()
+    raise typer.Exit(1 if c["rejected"] or c["duplicate"] or c["missing"] else 0)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(
+        Path("szqa-demo"), "--out", "-o", help="folder for the demo (must be empty or new)"
+    ),
+    force: bool = typer.Option(False, "--force", help="replace an existing demo folder"),
+) -> None:
+    """Run the whole cycle on the built-in sample roster: generate, simulate returns, consolidate.
+
+    Example: szqa demo --out /tmp/szqa-demo
+    """
+    from .demo import run_demo
+
+    try:
+        res = run_demo(out, progress=lambda msg: err.print(f"· {msg}"), force=force)
+    except FileExistsError:
+        err.print(f"[red]error:[/red] {out} is not empty; use --force to replace it or choose --out")
+        raise typer.Exit(2) from None
+    print(res.summary)
+    print(f"scoresheets:  {res.scoresheets}  (one per examiner, with manifest.csv)")
+    print(f"returns:      {res.returns}  (simulated; includes a tampered and a wrong-year file)")
+    print(f"open this:    {res.workbook}  (总览 overview, one sheet per applicant, 回收情况 returns)")
+    print(f"tidy scores:  {res.csv}")
+
+
+@app.command("build-workbooks")
+def build_workbooks_cmd(
+    out: Path = typer.Option(Path("workbook"), "--out", "-o", help="folder to write into"),
+) -> None:
+    """Rebuild the blank templates (workbook/templates/) and the secretariat workbook (.xlsm).
+
+    Example: szqa build-workbooks --out workbook
+    """
+    from .templates import build_workbooks
+
+    for path in build_workbooks(out):
+        print(f"wrote {path}")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

@@ -61,24 +61,42 @@ def unit_stats(tidy: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> pd.
     """Per applicant and unit: n, median, mean, min, max, range in points, spread in bands, flag, consensus."""
     keys = GROUP + ["unit"]
     scored = tidy.dropna(subset=["pct"])
-    cols = keys + ["kind", "unit_points", "n", "median", "mean", "min", "max", "range_points",
-                   "spread_bands", "flag", "consensus"]
+    cols = keys + [
+        "kind",
+        "unit_points",
+        "n",
+        "median",
+        "mean",
+        "min",
+        "max",
+        "range_points",
+        "spread_bands",
+        "flag",
+        "consensus",
+    ]
     if tidy.empty:
         return pd.DataFrame(columns=cols)
-    base = tidy.groupby(keys, sort=False, dropna=False).agg(kind=("kind", "first"),
-                                                          unit_points=("unit_points", "first")).reset_index()
+    base = (
+        tidy.groupby(keys, sort=False, dropna=False)
+        .agg(kind=("kind", "first"), unit_points=("unit_points", "first"))
+        .reset_index()
+    )
     if scored.empty:
         stats = base.assign(n=0)
     else:
-        agg = scored.groupby(keys, sort=False).agg(
-            n=("pct", "size"),
-            median=("pct", "median"),
-            mean=("pct", "mean"),
-            min=("pct", "min"),
-            max=("pct", "max"),
-            bmin=("band_index", "min"),
-            bmax=("band_index", "max"),
-        ).reset_index()
+        agg = (
+            scored.groupby(keys, sort=False)
+            .agg(
+                n=("pct", "size"),
+                median=("pct", "median"),
+                mean=("pct", "mean"),
+                min=("pct", "min"),
+                max=("pct", "max"),
+                bmin=("band_index", "min"),
+                bmax=("band_index", "max"),
+            )
+            .reset_index()
+        )
         stats = base.merge(agg, on=keys, how="left")
     stats["n"] = stats["n"].fillna(0).astype(int)
     for c in ("median", "mean", "min", "max", "bmin", "bmax"):
@@ -101,19 +119,34 @@ def examiner_totals(tidy: pd.DataFrame) -> pd.DataFrame:
     keys = GROUP + ["examiner_id", "examiner_name"]
     if tidy.empty:
         return pd.DataFrame(columns=keys + ["total", "scored", "units", "complete"])
-    out = tidy.groupby(keys, sort=False).agg(
-        total=("points", lambda s: float(s.sum(min_count=0))),
-        scored=("pct", "count"),
-        units=("unit", "size"),
-    ).reset_index()
+    out = (
+        tidy.groupby(keys, sort=False)
+        .agg(
+            total=("points", lambda s: float(s.sum(min_count=0))),
+            scored=("pct", "count"),
+            units=("unit", "size"),
+        )
+        .reset_index()
+    )
     out["complete"] = out["scored"] == out["units"]
     return out
 
 
 def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     """Per applicant: examiners, their totals, median/mean of complete totals, consensus total, rank."""
-    cols = GROUP + ["applicant_name", "examiners", "complete_examiners", "totals", "median_total", "mean_total",
-                    "consensus_total", "consensus_complete", "flags", "rank"]
+    cols = GROUP + [
+        "applicant_name",
+        "examiners",
+        "complete_examiners",
+        "totals",
+        "incomplete_examiners",
+        "median_total",
+        "mean_total",
+        "consensus_total",
+        "consensus_complete",
+        "flags",
+        "rank",
+    ]
     if tidy.empty:
         return pd.DataFrame(columns=cols)
     totals = examiner_totals(tidy)
@@ -131,6 +164,7 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
                 "examiners": len(grp),
                 "complete_examiners": len(complete),
                 "totals": dict(zip(grp["examiner_id"], grp["total"], strict=True)),
+                "incomplete_examiners": sorted(grp.loc[~grp["complete"], "examiner_id"]),
                 "median_total": float(complete["total"].median()) if len(complete) else np.nan,
                 "mean_total": float(complete["total"].mean()) if len(complete) else np.nan,
                 "consensus_total": cons_total,
@@ -144,7 +178,9 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
         .rank(method="min", ascending=False)
         .astype(int)
     )
-    return out.sort_values(["year", "award_category", "stage", "rank", "applicant_id"]).reset_index(drop=True)[cols]
+    return out.sort_values(["year", "award_category", "stage", "rank", "applicant_id"]).reset_index(
+        drop=True
+    )[cols]
 
 
 def examiner_leniency(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
@@ -157,11 +193,15 @@ def examiner_leniency(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     merged = merged[merged["n"] >= 2]
     merged["dev"] = merged["pct"].astype(float) - merged["median"]
     files = tidy.groupby("examiner_id")["file"].nunique()
-    out = merged.groupby(["examiner_id"], sort=True).agg(
-        examiner_name=("examiner_name", "first"),
-        units_scored=("pct", "size"),
-        mean_deviation=("dev", "mean"),
-        mean_abs_deviation=("dev", lambda s: float(s.abs().mean())),
-    ).reset_index()
+    out = (
+        merged.groupby(["examiner_id"], sort=True)
+        .agg(
+            examiner_name=("examiner_name", "first"),
+            units_scored=("pct", "size"),
+            mean_deviation=("dev", "mean"),
+            mean_abs_deviation=("dev", lambda s: float(s.abs().mean())),
+        )
+        .reset_index()
+    )
     out["files"] = out["examiner_id"].map(files).astype(int)
     return out[cols]

@@ -87,9 +87,13 @@ def diff_standards(a: Standard, b: Standard) -> list[Change]:
         if old is _MISSING:
             changes.append(Change("text added" if isinstance(new, str) else "value added", path, None, new))
         elif new is _MISSING:
-            changes.append(Change("text removed" if isinstance(old, str) else "value removed", path, old, None))
+            changes.append(
+                Change("text removed" if isinstance(old, str) else "value removed", path, old, None)
+            )
         else:
-            changes.append(Change("text" if isinstance(old, str) or isinstance(new, str) else "value", path, old, new))
+            changes.append(
+                Change("text" if isinstance(old, str) or isinstance(new, str) else "value", path, old, new)
+            )
     return changes
 
 

@@ -82,7 +82,9 @@ def resolve_standard(ref: str) -> Standard:
         if ref in (std.name_zh, std.name_zh.removesuffix("类")):
             return std
     if not Path(ref).exists() and not ref.endswith((".yaml", ".yml", ".json")):
-        raise KeyError(f"unknown award category {ref!r}; expected one of {', '.join(AWARD_IDS)}, 经济类 …, or a YAML path")
+        raise KeyError(
+            f"unknown award category {ref!r}; expected one of {', '.join(AWARD_IDS)}, 经济类 …, or a YAML path"
+        )
     return load_standard(ref)
 
 

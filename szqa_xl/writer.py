@@ -14,6 +14,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .atomic import atomic_path
 from .plan import Style, Workbook
+from .textsafe import cell_text
 
 FONT_NAME = "等线"
 _THIN = Side(style="thin", color="A6A6A6")
@@ -51,6 +52,7 @@ def build(plan: Workbook) -> XLWorkbook:
             value = cell.value
             c.value = value
             if isinstance(value, str) and not cell.formula:
+                c.value = cell_text(value)
                 c.data_type = "s"  # never a formula or an error value from text
             if cell.style:
                 p = parts[cell.style]

@@ -55,9 +55,11 @@ def main(path):
             bad += 1
             print(f"NOT IN SEED: {where}: {text[:80]}")
     units = std.units()
-    print(f"{std.id}: {len(std.categories)} categories, {len(units)} units, "
-          f"{sum(u.points for u in units)} points, guides {len(std.guides.process.bands)}/"
-          f"{len(std.guides.result.bands)} bands, {len(std.glossary)} terms, {bad} texts not in seed")
+    print(
+        f"{std.id}: {len(std.categories)} categories, {len(units)} units, "
+        f"{sum(u.points for u in units)} points, guides {len(std.guides.process.bands)}/"
+        f"{len(std.guides.result.bands)} bands, {len(std.glossary)} terms, {bad} texts not in seed"
+    )
     return 1 if bad else 0
 
 

@@ -1,0 +1,462 @@
+"""Plan of the consolidated workbook for the consensus meeting (pure; rendered by ``writer``)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from .batch import STATUS_ZH, Consolidation
+from .consolidate import GROUP
+from .layout import text_height
+from .models import KIND_ZH
+from .plan import Chart, CondFormat, Sheet, Style, Validation, Workbook
+from .standards import builtin_standard
+from .textsafe import cell_text, split_for_cells
+
+STYLES: dict[str, Style] = {
+    "title": Style(bold=True, size=15, color="1F3864", valign="center"),
+    "subtitle": Style(size=10, color="404040"),
+    "header": Style(
+        bold=True, color="FFFFFF", fill="1F4E78", wrap=True, halign="center", valign="center", border=True
+    ),
+    "text": Style(border=True, wrap=True),
+    "plain": Style(border=True),
+    "center": Style(border=True, halign="center"),
+    "num": Style(border=True, halign="center", number_format="0.0"),
+    "int": Style(border=True, halign="center", number_format="0"),
+    "flag": Style(border=True, halign="center", bold=True, color="C00000"),
+    "input": Style(fill="FFF2CC", border=True, halign="center", locked=False, number_format="0"),
+    "input_text": Style(fill="FFF2CC", border=True, wrap=True, locked=False),
+    "total": Style(bold=True, fill="FCE4D6", border=True, halign="center", number_format="0.0"),
+    "total_label": Style(bold=True, fill="FCE4D6", border=True),
+    "cat": Style(bold=True, fill="D9E1F2", border=True),
+    "note": Style(wrap=True, size=9, color="595959"),
+    "bad": Style(border=True, wrap=True, color="9C0006"),
+}
+
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
+
+
+def _letter(i: int) -> str:
+    s = ""
+    while i:
+        i, rem = divmod(i - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def _num(v) -> float | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    return float(v)
+
+
+def _sheet_names(keys: list[tuple], used: set[str]) -> dict[tuple, str]:
+    """A unique, legal sheet name per applicant key (year, award, stage, applicant)."""
+    out = {}
+    stages = {k[2] for k in keys}
+    for key in keys:
+        base = _SHEET_BAD.sub("_", str(key[3]))
+        if len(stages) > 1:
+            base = f"{base}_{key[2]}"
+        name = base[:31] or "_"
+        n = 2
+        while name in used:
+            suffix = f"~{n}"
+            name = base[: 31 - len(suffix)] + suffix
+            n += 1
+        used.add(name)
+        out[key] = name
+    return out
+
+
+def plan_consolidated(cons: Consolidation) -> Workbook:
+    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总")
+    used = {"总览", "评审员", "回收情况", "来源", "说明"}
+    keys = [tuple(r[g] for g in GROUP) for _, r in cons.applicants.iterrows()]
+    names = _sheet_names(keys, used)
+    applicant_sheets = []
+    consensus_cells: dict[tuple, str] = {}
+    for key in keys:
+        sh, cell = _applicant_sheet(cons, key, names[key])
+        applicant_sheets.append(sh)
+        consensus_cells[key] = cell
+    wb.sheets = [
+        _overview(cons, names, consensus_cells),
+        *applicant_sheets,
+        _examiners(cons),
+        _returns(cons),
+        _sources(cons),
+        _about(cons),
+    ]
+    return wb
+
+
+def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
+    sh = Sheet("总览", freeze="A4", print_title_rows="3:3", tab_color="1F4E78")
+    sh.put("A1", "深圳市市长质量奖 共识评审汇总 · 总览", "title")
+    c = cons.counts()
+    sh.put(
+        "A2",
+        f"生成于 {cons.created_at}；已合并 {c['accepted'] + c['incomplete']} 份（未完成 {c['incomplete']}），"
+        f"拒收 {c['rejected']}，重复 {c['duplicate']}，未返回 {c['missing']}。共识总分随各申报方工作表中的共识得分率自动更新。",
+        "subtitle",
+    )
+    max_ex = int(cons.applicants["examiners"].max()) if len(cons.applicants) else 0
+    headers = ["排名", "年度", "奖项类别", "评审阶段", "申报编号", "申报组织/项目", "评审员数", "完成数"]
+    headers += [f"评审员{i + 1}总分" for i in range(max_ex)]
+    headers += ["总分中位数", "总分平均", "共识总分", "分歧条目", "工作表"]
+    for j, h in enumerate(headers, start=1):
+        sh.put(f"{_letter(j)}3", h, "header")
+    widths = [6, 7, 9, 10, 12, 26, 8, 8] + [18] * max_ex + [10, 10, 10, 9, 12]
+    sh.col_widths = {_letter(j): w for j, w in enumerate(widths, start=1)}
+    sh.row_heights[3] = 30
+    n = len(cons.applicants)
+    col = {h: _letter(j) for j, h in enumerate(headers, start=1)}
+    first, last = 4, 3 + max(n, 1)
+    for i, (_, a) in enumerate(cons.applicants.iterrows()):
+        r = 4 + i
+        key = tuple(a[g] for g in GROUP)
+        std = builtin_standard(a["award_category"])
+        cons_ref = f"{col['共识总分']}{r}"
+        sh.put(
+            f"A{r}",
+            f"=COUNTIFS(${col['奖项类别']}${first}:${col['奖项类别']}${last},{col['奖项类别']}{r},"
+            f"${col['评审阶段']}${first}:${col['评审阶段']}${last},{col['评审阶段']}{r},"
+            f'${col["共识总分"]}${first}:${col["共识总分"]}${last},">"&{cons_ref})+1',
+            "int",
+            formula=True,
+        )
+        sh.put(f"B{r}", _num(a["year"]) if str(a["year"]).isdigit() else a["year"], "center")
+        sh.put(f"C{r}", std.name_zh, "center")
+        sh.put(f"D{r}", a["stage"], "center")
+        sh.put(f"E{r}", cell_text(str(a["applicant_id"])), "plain")
+        sh.put(f"F{r}", cell_text(str(a["applicant_name"])), "text")
+        sh.put(f"G{r}", int(a["examiners"]), "int")
+        sh.put(f"H{r}", int(a["complete_examiners"]), "int")
+        for j, (ex, total) in enumerate(sorted(a["totals"].items())):
+            mark = "（未完成）" if ex in a["incomplete_examiners"] else ""
+            sh.put(f"{_letter(9 + j)}{r}", f"{ex}: {total:.1f}{mark}", "center")
+        sh.put(f"{col['总分中位数']}{r}", _num(a["median_total"]), "num")
+        sh.put(f"{col['总分平均']}{r}", _num(a["mean_total"]), "num")
+        sh.put(cons_ref, f"='{names[key]}'!{consensus_cells[key]}", "total", formula=True)
+        sh.put(f"{col['分歧条目']}{r}", int(a["flags"]), "flag" if a["flags"] else "int")
+        sh.put(f"{col['工作表']}{r}", names[key], "plain")
+    if n:
+        sh.charts.append(
+            Chart(
+                "bar",
+                f"A{last + 3}",
+                "共识总分",
+                f"'总览'!${col['共识总分']}$3:${col['共识总分']}${last}",
+                f"'总览'!$E${first}:$E${last}",
+                y_title="分",
+                width_cm=18,
+                height_cm=max(6.0, 0.8 * n + 3),
+            )
+        )
+    return sh
+
+
+def _applicant_sheet(cons: Consolidation, key: tuple, name: str) -> tuple[Sheet, str]:
+    year, award, stage, applicant = key
+    std = builtin_standard(award)
+    mask = (
+        (cons.tidy["year"] == year)
+        & (cons.tidy["award_category"] == award)
+        & (cons.tidy["stage"] == stage)
+        & (cons.tidy["applicant_id"] == applicant)
+    )
+    tidy = cons.tidy[mask]
+    smask = (
+        (cons.stats["year"] == year)
+        & (cons.stats["award_category"] == award)
+        & (cons.stats["stage"] == stage)
+        & (cons.stats["applicant_id"] == applicant)
+    )
+    stats = cons.stats[smask].set_index("unit")
+    examiners = sorted(tidy["examiner_id"].unique())
+    ex_names = tidy.groupby("examiner_id")["examiner_name"].first()
+    sh = Sheet(name, freeze="C5", print_title_rows="4:4")
+    app_name = tidy["applicant_name"].iloc[0] if len(tidy) else ""
+    sh.put("A1", cell_text(f"{applicant} {app_name}"), "title")
+    sh.put(
+        "A2",
+        f"{year}年度 · {std.name_zh} · {stage} · 评审员 {len(examiners)} 人。黄色列可填写共识得分率与理由，"
+        f"共识得分与总分自动计算。标记：区间相差≥{cons.thresholds.bands_apart}档或极差≥{cons.thresholds.range_points:g}分。",
+        "subtitle",
+    )
+    headers = ["编号", "评分项目", "分值", "类型"]
+    headers += [f"{e}\n{ex_names[e]}" for e in examiners]
+    headers += [
+        "中位数%",
+        "平均%",
+        "最低%",
+        "最高%",
+        "极差(分)",
+        "区间差",
+        "标记",
+        "共识得分率%",
+        "共识得分",
+        "共识理由",
+    ]
+    col = {}
+    for j, h in enumerate(headers, start=1):
+        sh.put(f"{_letter(j)}4", cell_text(h), "header")
+        col[h.split("\n")[0]] = _letter(j)
+    sh.row_heights[4] = 32
+    widths = [7, 14, 6, 6] + [10] * len(examiners) + [8, 8, 7, 7, 8, 7, 6, 10, 9, 30]
+    sh.col_widths = {_letter(j): w for j, w in enumerate(widths, start=1)}
+    units = std.units()
+    first = 5
+    last = first + len(units) - 1
+    pct_lookup = tidy.set_index(["unit", "examiner_id"])["pct"]
+    for i, unit in enumerate(units):
+        r = first + i
+        st = stats.loc[unit.code] if unit.code in stats.index else None
+        sh.put(f"A{r}", unit.code, "center")
+        sh.put(f"B{r}", unit.name, "text")
+        sh.put(f"C{r}", unit.points, "int")
+        sh.put(f"D{r}", KIND_ZH[unit.kind], "center")
+        for e in examiners:
+            v = pct_lookup.get((unit.code, e))
+            sh.put(f"{col[e]}{r}", _num(v), "int")
+        for label, field, style in (
+            ("中位数%", "median", "num"),
+            ("平均%", "mean", "num"),
+            ("最低%", "min", "int"),
+            ("最高%", "max", "int"),
+            ("极差(分)", "range_points", "num"),
+            ("区间差", "spread_bands", "int"),
+        ):
+            sh.put(f"{col[label]}{r}", _num(st[field]) if st is not None else None, style)
+        flagged = bool(st["flag"]) if st is not None else False
+        sh.put(f"{col['标记']}{r}", "讨论" if flagged else "", "flag")
+        sh.put(f"{col['共识得分率%']}{r}", _num(st["consensus"]) if st is not None else None, "input")
+        sh.put(
+            f"{col['共识得分']}{r}",
+            f'=IF({col["共识得分率%"]}{r}="","",C{r}*{col["共识得分率%"]}{r}/100)',
+            "num",
+            formula=True,
+        )
+        sh.put(f"{col['共识理由']}{r}", None, "input_text")
+    total_r = last + 1
+    sh.put(f"A{total_r}", "总分", "total_label")
+    sh.put(f"B{total_r}", None, "total_label")
+    sh.put(f"C{total_r}", f"=SUM(C{first}:C{last})", "total", formula=True)
+    sh.put(f"D{total_r}", None, "total_label")
+    for e in examiners:
+        c = col[e]
+        sh.put(
+            f"{c}{total_r}",
+            f'=IF(COUNT({c}{first}:{c}{last})={len(units)},SUMPRODUCT($C${first}:$C${last},{c}{first}:{c}{last})/100,"未完成")',
+            "total",
+            formula=True,
+        )
+    for label in ("中位数%", "平均%", "最低%", "最高%", "极差(分)", "区间差", "标记", "共识得分率%"):
+        sh.put(f"{col[label]}{total_r}", None, "total_label")
+    cons_total = f"{col['共识得分']}{total_r}"
+    sh.put(cons_total, f"=SUM({col['共识得分']}{first}:{col['共识得分']}{last})", "total", formula=True)
+    sh.put(
+        f"{col['共识理由']}{total_r}",
+        f'=IF(COUNT({col["共识得分率%"]}{first}:{col["共识得分率%"]}{last})={len(units)},"","尚有条目无共识得分率")',
+        "total_label",
+        formula=True,
+    )
+    grid_list = ",".join(str(v) for v in std.grid())
+    sh.validations.append(
+        Validation(
+            sqref=f"{col['共识得分率%']}{first}:{col['共识得分率%']}{last}",
+            kind="list",
+            formula1=f'"{grid_list}"',
+            prompt_title="共识得分率",
+            prompt="默认为各评审员得分率的中位数（取最近的5的倍数）。讨论后可修改，并在右侧写明理由。",
+            error_title="得分率无效",
+            error=f"请选择 0–100 间 {std.grid_step} 的整数倍。",
+        )
+    )
+    sh.cond_formats.append(
+        CondFormat(f"A{first}:{col['共识理由']}{last}", f'${col["标记"]}{first}="讨论"', fill="FDE9D9")
+    )
+
+    # Category profile table + chart, spread chart.
+    r = total_r + 2
+    sh.put(f"A{r}", "类目", "header")
+    sh.put(f"B{r}", "名称", "header")
+    sh.put(f"C{r}", "分值", "header")
+    sh.put(f"D{r}", "共识得分率%", "header")
+    prof_first = r + 1
+    for j, cat in enumerate(std.categories):
+        rr = prof_first + j
+        sh.put(f"A{rr}", cat.code, "center")
+        sh.put(f"B{rr}", cat.name, "text")
+        sh.put(f"C{rr}", cat.points, "int")
+        idx = [i for i, u in enumerate(units) if u.category_code == cat.code]  # contiguous rows
+        a, b = first + idx[0], first + idx[-1]
+        sh.put(f"D{rr}", f"=SUM({col['共识得分']}{a}:{col['共识得分']}{b})/C{rr}*100", "num", formula=True)
+    prof_last = prof_first + len(std.categories) - 1
+    chart_col = _letter(len(headers) + 2)
+    sh.charts.append(
+        Chart(
+            "bar",
+            f"{chart_col}4",
+            "类目得分率（共识，%）",
+            f"'{name}'!$D${r}:$D${prof_last}",
+            f"'{name}'!$B${prof_first}:$B${prof_last}",
+            y_title="%",
+            width_cm=14,
+            height_cm=7,
+        )
+    )
+    sh.charts.append(
+        Chart(
+            "col",
+            f"{chart_col}20",
+            "评审员分歧：各条目极差（分）",
+            f"'{name}'!${col['极差(分)']}$4:${col['极差(分)']}${last}",
+            f"'{name}'!$A${first}:$A${last}",
+            y_title="分",
+            width_cm=14,
+            height_cm=7,
+        )
+    )
+
+    # Strengths and OFIs, per unit, with their examiner: three merged spans under the table.
+    r = prof_last + 2
+    n_cols = len(headers)
+    cut1, cut2 = 3 + (n_cols - 2) * 2 // 5, 3 + (n_cols - 2) * 4 // 5
+    spans = [(3, cut1 - 1), (cut1, cut2 - 1), (cut2, n_cols)]
+    span_width = [sum(widths[a - 1 : b]) for a, b in spans]
+    sh.put(f"A{r}", "编号", "header")
+    sh.put(f"B{r}", "评审员", "header")
+    for (a, b), h in zip(spans, ("优势", "改进机会", "佐证材料/页码"), strict=True):
+        sh.put(f"{_letter(a)}{r}", h, "header")
+        sh.merges.append(f"{_letter(a)}{r}:{_letter(b)}{r}")
+    r += 1
+    for unit in units:
+        for _, t in tidy[tidy["unit"] == unit.code].iterrows():
+            if not (t["strengths"] or t["ofi"] or t["evidence"]):
+                continue
+            parts = [split_for_cells(cell_text(str(t[k] or ""))) for k in ("strengths", "ofi", "evidence")]
+            for k in range(max(len(p) for p in parts)):
+                sh.put(f"A{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
+                sh.put(f"B{r}", cell_text(f"{t['examiner_id']} {t['examiner_name']}"), "text")
+                height = 18.0
+                for (a, b), p, w in zip(spans, parts, span_width, strict=True):
+                    text = p[k] if k < len(p) else ""
+                    sh.put(f"{_letter(a)}{r}", text, "text")
+                    sh.merges.append(f"{_letter(a)}{r}:{_letter(b)}{r}")
+                    height = max(height, text_height(text, w))
+                sh.row_heights[r] = min(409.0, height)
+                r += 1
+    return sh, cons_total
+
+
+def _examiners(cons: Consolidation) -> Sheet:
+    sh = Sheet("评审员", freeze="A4")
+    sh.put("A1", "评审员宽严度（仅供参考）", "title")
+    sh.put(
+        "A2",
+        "平均偏差 = 该评审员得分率与同组评审中位数之差的平均（百分点）；正值偏宽，负值偏严。仅统计至少两名评审员评分的条目。",
+        "subtitle",
+    )
+    headers = ["评审员编号", "评审员", "评分表数", "已评条目", "平均偏差（百分点）", "平均绝对偏差"]
+    for j, h in enumerate(headers, start=1):
+        sh.put(f"{_letter(j)}3", h, "header")
+    sh.col_widths = {"A": 12, "B": 14, "C": 10, "D": 10, "E": 16, "F": 14}
+    for i, (_, e) in enumerate(cons.examiners.iterrows()):
+        r = 4 + i
+        sh.put(f"A{r}", cell_text(str(e["examiner_id"])), "plain")
+        sh.put(f"B{r}", cell_text(str(e["examiner_name"])), "plain")
+        sh.put(f"C{r}", int(e["files"]), "int")
+        sh.put(f"D{r}", int(e["units_scored"]), "int")
+        sh.put(f"E{r}", _num(e["mean_deviation"]), "num")
+        sh.put(f"F{r}", _num(e["mean_abs_deviation"]), "num")
+    return sh
+
+
+def _returns(cons: Consolidation) -> Sheet:
+    sh = Sheet("回收情况", freeze="A4", print_title_rows="3:3")
+    sh.put("A1", "评分表回收情况", "title")
+    c = cons.counts()
+    sh.put("A2", "；".join(f"{STATUS_ZH[k]} {c[k]}" for k in STATUS_ZH), "subtitle")
+    headers = [
+        "状态",
+        "文件",
+        "发放编号",
+        "年度",
+        "奖项类别",
+        "评审阶段",
+        "申报编号",
+        "申报组织/项目",
+        "评审员编号",
+        "评审员",
+        "原因（工作表!单元格）",
+    ]
+    for j, h in enumerate(headers, start=1):
+        sh.put(f"{_letter(j)}3", h, "header")
+    sh.col_widths = dict(zip("ABCDEFGHIJK", [14, 40, 14, 7, 10, 10, 10, 20, 10, 10, 70], strict=True))
+    order = {"rejected": 0, "duplicate": 1, "missing": 2, "incomplete": 3, "accepted": 4, "skipped": 5}
+    for i, rec in enumerate(sorted(cons.returns, key=lambda x: (order[x.status], x.file))):
+        r = 4 + i
+        values = [
+            STATUS_ZH[rec.status],
+            rec.file,
+            rec.issue_id[:12],
+            rec.year,
+            rec.award_category,
+            rec.stage,
+            rec.applicant_id,
+            rec.applicant_name,
+            rec.examiner_id,
+            rec.examiner_name,
+            rec.reasons,
+        ]
+        for j, v in enumerate(values, start=1):
+            style = "bad" if rec.status in ("rejected", "duplicate", "missing") and j in (1, 11) else "text"
+            sh.put(f"{_letter(j)}{r}", split_for_cells(cell_text(str(v)))[0], style)
+        sh.row_heights[r] = min(
+            409.0, max(18.0, 14.0 * (rec.reasons.count("\n") + 1 + len(rec.reasons) // 45))
+        )
+    return sh
+
+
+def _sources(cons: Consolidation) -> Sheet:
+    sh = Sheet("来源", freeze="A4")
+    sh.put("A1", "来源文件（原始评审资料存档核对用）", "title")
+    sh.put("A2", f"返回文件夹：{cell_text(cons.returns_dir)}", "subtitle")
+    headers = ["文件", "SHA-256", "大小（字节）", "发放编号", "读取时间", "状态"]
+    for j, h in enumerate(headers, start=1):
+        sh.put(f"{_letter(j)}3", h, "header")
+    sh.col_widths = {"A": 50, "B": 68, "C": 12, "D": 34, "E": 22, "F": 14}
+    rows = [rec for rec in cons.returns if rec.status not in ("missing",)]
+    for i, rec in enumerate(sorted(rows, key=lambda x: x.file)):
+        r = 4 + i
+        for j, v in enumerate(
+            [rec.file, rec.sha256, rec.size, rec.issue_id, rec.read_at, STATUS_ZH[rec.status]], start=1
+        ):
+            sh.put(f"{_letter(j)}{r}", cell_text(v) if isinstance(v, str) else v, "plain")
+    return sh
+
+
+def _about(cons: Consolidation) -> Sheet:
+    sh = Sheet("说明")
+    sh.col_widths = {"A": 24, "B": 80}
+    sh.put("A1", "汇总说明", "title")
+    rows = [
+        ("生成时间", cons.created_at),
+        ("返回文件夹", cell_text(cons.returns_dir)),
+        (
+            "分歧标记",
+            f"区间相差 ≥ {cons.thresholds.bands_apart} 档，或得分极差 ≥ {cons.thresholds.range_points:g} 分",
+        ),
+        ("共识得分率默认值", "各评审员得分率的中位数，取最近的 5 的倍数（x.5 向上取整）"),
+        ("未完成", "空白条目视为未评分，不按 0 分计算；未完成评分表的总分显示“未完成”"),
+        ("评审员宽严度", "仅供参考，不用于调整分数"),
+    ]
+    for i, (k, v) in enumerate(rows, start=3):
+        sh.put(f"A{i}", k, "cat")
+        sh.put(f"B{i}", v, "text")
+    return sh
