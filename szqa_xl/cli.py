@@ -18,6 +18,19 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _startup() -> None:
+    from .safety import check_environment
+
+    try:
+        check_environment()
+    except RuntimeError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(3) from None
+
+
 standards_app = typer.Typer(help="The six award standards as data.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
 

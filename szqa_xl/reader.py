@@ -34,7 +34,10 @@ from .layout import (
 )
 from .models import Standard
 from .problems import Problem
+from .safety import check_environment
 from .standards import builtin_standard, fingerprint
+
+check_environment()
 
 # -- preflight limits ---------------------------------------------------------
 # A returned scoresheet is ~40 KB zipped and ~300 KB unzipped.  The limits leave
