@@ -14,7 +14,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
 
 from defusedxml import DefusedXmlException
@@ -27,6 +27,7 @@ from .layout import (
     DECLARATIONS,
     INPUT_FIELDS,
     LAYOUT_VERSION,
+    SHEET_COVER,
     SHEET_META,
     SHEET_SCORES,
     guidance_text,
@@ -35,9 +36,21 @@ from .layout import (
 from .models import Standard
 from .problems import Problem
 from .safety import check_environment
-from .standards import builtin_standard, fingerprint
+from .standards import builtin_standard
+from .standards import fingerprint as _fingerprint
 
 check_environment()
+
+
+@cache
+def _fingerprint_of(award: str) -> str:
+    return _fingerprint(builtin_standard(award))
+
+
+def fingerprint(std: Standard) -> str:
+    """The built-in standard's fingerprint, computed once per award category."""
+    return _fingerprint_of(std.id)
+
 
 # -- preflight limits ---------------------------------------------------------
 # A returned scoresheet is ~40 KB zipped and ~300 KB unzipped.  The limits leave
@@ -63,10 +76,12 @@ STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
-_CELL_REF = re.compile(rb'<(?:\w+:)?(?:c|row)\b[^>]*?\br="([A-Z]*)(\d+)"')
-_FORMULA_CELL = re.compile(
-    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?<!/)>(?:(?!</(?:\w+:)?c>).){0,200}?<(?:\w+:)?f[ >/]', re.S
-)
+_REF_ATTR = re.compile(rb' r="([A-Z]{0,3})(\d+)"')  # r= of <row> and <c> (whitespace normalised first)
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"')
+_C_TAG = re.compile(rb"<(?:\w+:)?c\s")
+_R_ATTR = re.compile(rb'\br="([A-Z]+\d+)"')
+INPUT_SHEETS = (SHEET_SCORES, SHEET_COVER, SHEET_META)
+"""The sheets read cell by cell; the others are checked by their dimension and last row only."""
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+):([A-Z]+\d+)"')
 
 
@@ -93,6 +108,31 @@ def split_ref(ref: str) -> tuple[int, int]:
     return int(m.group(2)), col_to_num(m.group(1))
 
 
+def _formula_cells(xml: bytes) -> set[str]:
+    """References of the cells that hold a formula.
+
+    ``<f>`` is always a cell's first child (CT_Cell), so the tag just before
+    each ``<f`` is the cell's opening tag.  Plain ``bytes.find`` keeps this fast.
+    """
+    out = set()
+    needles = (b"<f>", b"<f ", b":f>", b":f ") if b":f" in xml else (b"<f>", b"<f ")
+    for needle in needles:
+        p = xml.find(needle)
+        while p >= 0:
+            tag = xml.rfind(b"<", 0, p + 1)  # start of the <f> tag itself
+            q = xml.rfind(b"<", 0, tag)  # start of the tag before it: the cell
+            m = _R_ATTR.search(xml, q, tag) if q >= 0 and _C_TAG.match(xml, q) else None
+            if m:
+                out.add(m.group(1).decode())
+            p = xml.find(needle, p + 1)
+    return out
+
+
+_FAR_REF = re.compile(rb' r="(?:[A-Z]{0,3}\d{4}|[A-Z]{3}|[C-Z][A-Z]|B[M-Z])')
+"""A reference at row ≥ 1000 or column ≥ BM: only then are all references parsed to find the extent."""
+_WS = bytes.maketrans(b"\t\n\r", b"   ")
+
+
 def _sniff(head: bytes) -> str | None:
     """A clerk-readable name for what a non-zip file really is."""
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -108,12 +148,22 @@ def _sniff(head: bytes) -> str | None:
 
 
 def preflight(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> list[Problem]:
-    """Just the problems of :func:`inspect` (for callers that only need a yes/no)."""
-    return inspect(path, max_rows=max_rows, max_cols=max_cols).problems
+    """Just the problems of :func:`inspect` over every sheet (for callers that only need a yes/no)."""
+    return inspect(path, max_rows=max_rows, max_cols=max_cols, read_sheets=None).problems
 
 
-def inspect(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> Preflight:
-    """Check a file is a sane, small, non-hostile xlsx before any spreadsheet library opens it."""
+def inspect(
+    path: Path | str,
+    max_rows: int = MAX_ROWS,
+    max_cols: int = MAX_COLS,
+    read_sheets: tuple[str, ...] | None = INPUT_SHEETS,
+) -> Preflight:
+    """Check a file is a sane, small, non-hostile xlsx before any spreadsheet library opens it.
+
+    ``read_sheets`` are the sheets that will be read afterwards: their XML is
+    scanned (used range, DTD, formulas, merges).  Other sheets are only checked
+    to exist, since no reader ever opens them.  None scans every sheet.
+    """
     path = Path(path)
     name = path.name
 
@@ -197,18 +247,24 @@ def inspect(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS
                 return bad(
                     "missing-part", f"工作表“{sname}”的数据部件缺失（{part or rid}），文件已损坏", sname
                 )
+            if read_sheets is not None and sname not in read_sheets:
+                continue  # never opened by any reader: its content cannot hurt
             try:
                 xml = read_part(part)
             except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
                 return bad("corrupt-zip", f"工作表“{sname}”无法解压：{exc}", sname)
             if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml[:4096]:
                 return bad("dtd", f"工作表“{sname}”含 DTD/实体声明，已拒绝", sname)
+            flat = xml.translate(_WS)
             max_row = max_col = 0
-            for m in _CELL_REF.finditer(xml):
-                col, row = m.group(1), int(m.group(2))
-                max_row = max(max_row, row)
-                if col:
-                    max_col = max(max_col, col_to_num(col.decode()))
+            if _FAR_REF.search(flat) or max_rows < 999 or max_cols < 64:  # slow path only when needed
+                refs = _REF_ATTR.findall(flat)
+                max_row = max((int(r) for _, r in refs), default=0)
+                max_col = max((col_to_num(c.decode()) for c in {c for c, _ in refs if c}), default=0)
+            dim = _DIMENSION.search(xml)
+            if dim:
+                max_row = max(max_row, int(dim.group(2)))
+                max_col = max(max_col, col_to_num(dim.group(1).decode()))
             if max_row > max_rows or max_col > max_cols:
                 return bad(
                     "used-range",
@@ -216,12 +272,14 @@ def inspect(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS
                     "可能被粘贴了大量内容或被篡改",
                     sname,
                 )
-            result.formula_cells[sname] = {m.group(1).decode() for m in _FORMULA_CELL.finditer(xml)}
-            result.merges[sname] = [(a.decode(), b.decode()) for a, b in _MERGE.findall(xml)]
+            result.formula_cells[sname] = _formula_cells(xml)
+            if b"mergeCell" in xml:
+                result.merges[sname] = [(a.decode(), b.decode()) for a, b in _MERGE.findall(xml)]
         for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
             if part in names:
                 try:
-                    head_xml = read_part(part)[:4096]
+                    with zf.open(part) as fh:
+                        head_xml = fh.read(4096)
                 except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError):
                     return bad("corrupt-zip", f"部件 {part} 无法解压，文件已损坏")
                 if b"<!DOCTYPE" in head_xml or b"<!ENTITY" in head_xml:
@@ -275,6 +333,40 @@ class ReturnFile:
             m.get("applicant_id", ""),
             m.get("examiner_id", ""),
         )
+
+
+@lru_cache(maxsize=4096)
+def _address(addr: str) -> tuple[str, int, int]:
+    """'评分表!H12' -> ('评分表', 12, 8)."""
+    sheet, ref = addr.split("!")
+    return (sheet, *split_ref(ref))
+
+
+@cache
+def _locked_cells(award: str, blank: bool) -> tuple[tuple[str, str, object], ...]:
+    """(ref, address, expected value) of every locked cell checked on return."""
+    std = builtin_standard(award)
+    inputs, _ = expected_layout(award, blank)
+    out = []
+    for unit in std.units():
+        row = split_ref(inputs[unit.code]["locked_code"].split("!")[1])[0]
+        expected = {
+            "code": unit.code,
+            "name": unit.name,
+            "points": unit.points,
+            "requirement": unit.requirement,
+            "guidance": guidance_text(unit),
+        }
+        for key, want in expected.items():
+            ref = f"{COL[key]}{row}"
+            out.append((ref, f"{SHEET_SCORES}!{ref}", want))
+    return tuple(out)
+
+
+@cache
+def _input_refs(award: str, blank: bool) -> frozenset[str]:
+    inputs, _ = expected_layout(award, blank)
+    return frozenset(addrs[k].split("!")[1] for addrs in inputs.values() for k in INPUT_FIELDS)
 
 
 @cache
@@ -421,8 +513,7 @@ def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
     grids = {SHEET_SCORES: scores, "封面": cover}
 
     def cell(addr: str):
-        sheet, ref = addr.split("!")
-        r, c = split_ref(ref)
+        sheet, r, c = _address(addr)
         rows = grids[sheet]
         if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
             v = rows[r - 1][c - 1]
@@ -464,44 +555,32 @@ def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
     # Locked cells: codes, names, points, requirement and guidance text unchanged.
     formula_cells = pre.formula_cells.get(SHEET_SCORES, set())
     merged = pre.merges.get(SHEET_SCORES, [])
-    for unit in std.units():
-        addrs = exp_inputs[unit.code]
-        row = split_ref(addrs["locked_code"].split("!")[1])[0]
-        expected = {
-            "code": unit.code,
-            "name": unit.name,
-            "points": unit.points,
-            "requirement": unit.requirement,
-            "guidance": guidance_text(unit),
-        }
-        for key, want in expected.items():
-            ref = f"{COL[key]}{row}"
-            got = cell(f"{SHEET_SCORES}!{ref}")
-            ok = (
-                (isinstance(got, (int, float)) and not isinstance(got, bool) and got == want)
-                if isinstance(want, int)
-                else _text(got) == want
+    for ref, addr, want in _locked_cells(award, blank):
+        got = cell(addr)
+        ok = (
+            (isinstance(got, (int, float)) and not isinstance(got, bool) and got == want)
+            if isinstance(want, int)
+            else _text(got) == want
+        )
+        if not ok:
+            add(
+                "locked-changed",
+                f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {_text(got)[:30]!r}"
+                "（行被插入、删除、排序或内容被修改）",
+                SHEET_SCORES,
+                ref,
             )
-            if not ok:
-                add(
-                    "locked-changed",
-                    f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {_text(got)[:30]!r}（行被插入、删除、排序或内容被修改）",
-                    SHEET_SCORES,
-                    ref,
-                )
-                break
-    if any(p.code == "locked-changed" for p in probs):
-        return
+            return  # one is enough: every later check relies on the rows being where they were issued
 
     # Inputs.
-    input_refs = {addrs[k].split("!")[1] for addrs in exp_inputs.values() for k in INPUT_FIELDS}
+    input_refs = _input_refs(award, blank)
     for ref in sorted(input_refs & formula_cells):
         add("formula-input", "填写区含公式：请直接填写数值或文字", SHEET_SCORES, ref)
     for a, b in merged:
         r1, c1 = split_ref(a)
         r2, c2 = split_ref(b)
-        for ref in input_refs:
-            r, c = split_ref(ref)
+        for ref in sorted(input_refs):
+            _, r, c = _address(f"{SHEET_SCORES}!{ref}")
             if r1 <= r <= r2 and c1 <= c <= c2:
                 add("merged-input", f"填写区被合并（{a}:{b}），请取消合并", SHEET_SCORES, ref)
                 break
@@ -557,6 +636,17 @@ def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
                 band_ref if band is None else pct_ref,
                 severity="warning",
             )
+
+    blank_units = [code for code, u in rf.units.items() if u.status == grid.STATUS_BLANK]
+    if blank_units:
+        first = exp_inputs[blank_units[0]]["band"].split("!")[1]
+        add(
+            "unscored",
+            f"未评分条目 {len(blank_units)} 个：{'、'.join(blank_units)}",
+            SHEET_SCORES,
+            first,
+            severity="warning",
+        )
 
     # Cover: declaration.
     decl_addr = exp_cover["declaration"]
