@@ -10,7 +10,7 @@ import pandas as pd
 from .batch import STATUS_ZH, Consolidation
 from .consolidate import GROUP
 from .layout import text_height
-from .models import KIND_ZH
+from .models import AWARD_IDS, KIND_ZH
 from .plan import Chart, CondFormat, Sheet, Style, Validation, Workbook
 from .standards import builtin_standard
 from .textsafe import cell_text, split_for_cells
@@ -73,7 +73,7 @@ def _sheet_names(keys: list[tuple], used: set[str]) -> dict[tuple, str]:
 
 
 def plan_consolidated(cons: Consolidation) -> Workbook:
-    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总")
+    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总", lock_structure=False)
     used = {"总览", "评审员", "回收情况", "来源", "说明"}
     keys = [tuple(r[g] for g in GROUP) for _, r in cons.applicants.iterrows()]
     names = _sheet_names(keys, used)
@@ -401,12 +401,13 @@ def _returns(cons: Consolidation) -> Sheet:
     order = {"rejected": 0, "duplicate": 1, "missing": 2, "incomplete": 3, "accepted": 4, "skipped": 5}
     for i, rec in enumerate(sorted(cons.returns, key=lambda x: (order[x.status], x.file))):
         r = 4 + i
+        award = builtin_standard(rec.award_category).name_zh if rec.award_category in AWARD_IDS else rec.award_category
         values = [
             STATUS_ZH[rec.status],
             rec.file,
             rec.issue_id[:12],
             rec.year,
-            rec.award_category,
+            award,
             rec.stage,
             rec.applicant_id,
             rec.applicant_name,
