@@ -10,6 +10,7 @@ returned as data; nothing here raises for a bad file, and no file is modified.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 _REF_ATTR = re.compile(rb' r="([A-Z]{0,3})(\d+)"')  # r= of <row> and <c> (whitespace normalised first)
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"')
-_C_TAG = re.compile(rb"<(?:\w+:)?c\s")
+_FORMULA_CELL = re.compile(rb'\br="([A-Z]+\d+)"[^>]*>\s*<(?:\w+:)?f\b')
 _R_ATTR = re.compile(rb'\br="([A-Z]+\d+)"')
 INPUT_SHEETS = (SHEET_SCORES, SHEET_COVER, SHEET_META)
 """The sheets read cell by cell; the others are checked by their dimension and last row only."""
@@ -109,23 +110,8 @@ def split_ref(ref: str) -> tuple[int, int]:
 
 
 def _formula_cells(xml: bytes) -> set[str]:
-    """References of the cells that hold a formula.
-
-    ``<f>`` is always a cell's first child (CT_Cell), so the tag just before
-    each ``<f`` is the cell's opening tag.  Plain ``bytes.find`` keeps this fast.
-    """
-    out = set()
-    needles = (b"<f>", b"<f ", b":f>", b":f ") if b":f" in xml else (b"<f>", b"<f ")
-    for needle in needles:
-        p = xml.find(needle)
-        while p >= 0:
-            tag = xml.rfind(b"<", 0, p + 1)  # start of the <f> tag itself
-            q = xml.rfind(b"<", 0, tag)  # start of the tag before it: the cell
-            m = _R_ATTR.search(xml, q, tag) if q >= 0 and _C_TAG.match(xml, q) else None
-            if m:
-                out.add(m.group(1).decode())
-            p = xml.find(needle, p + 1)
-    return out
+    """References of the cells that hold a formula (``<f>`` is always a cell's first child)."""
+    return {ref.decode() for ref in _FORMULA_CELL.findall(xml)}
 
 
 _FAR_REF = re.compile(rb' r="(?:[A-Z]{0,3}\d{4}|[A-Z]{3}|[C-Z][A-Z]|B[M-Z])')
@@ -157,12 +143,14 @@ def inspect(
     max_rows: int = MAX_ROWS,
     max_cols: int = MAX_COLS,
     read_sheets: tuple[str, ...] | None = INPUT_SHEETS,
+    data: bytes | None = None,
 ) -> Preflight:
     """Check a file is a sane, small, non-hostile xlsx before any spreadsheet library opens it.
 
     ``read_sheets`` are the sheets that will be read afterwards: their XML is
     scanned (used range, DTD, formulas, merges).  Other sheets are only checked
     to exist, since no reader ever opens them.  None scans every sheet.
+    ``data`` is the file's content when the caller has already read it.
     """
     path = Path(path)
     name = path.name
@@ -171,9 +159,12 @@ def inspect(
         return Preflight([Problem(code, message, name, sheet, cell)])
 
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(512)
+        size = path.stat().st_size if data is None else len(data)
+        if data is None:
+            with path.open("rb") as fh:
+                head = fh.read(512)
+        else:
+            head = data[:512]
     except OSError as exc:
         return bad("unreadable", f"无法读取文件：{exc.strerror or exc}")
     if size == 0:
@@ -183,7 +174,7 @@ def inspect(
     if not head.startswith(b"PK\x03\x04"):
         return bad("not-xlsx", _sniff(head) or "不是有效的 .xlsx 文件")
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(path if data is None else io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
         return bad("corrupt-zip", "文件已损坏或不完整（压缩包无法打开），请重新保存后发送")
     with zf:
@@ -401,20 +392,26 @@ def read_return(
 ) -> ReturnFile:
     """Read one returned scoresheet and judge it: accepted, incomplete or rejected (with reasons)."""
     path = Path(path)
-    data = b""
+    data: bytes | None = None
+    size, digest = 0, ""
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size <= MAX_FILE_BYTES:  # read once: hashed, checked and parsed from memory
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+        else:  # too large to parse; still fingerprinted for the sources sheet, in chunks
+            with path.open("rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         pass
     rf = ReturnFile(
         path=path,
         name=path.name,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        sha256=digest,
+        size=size,
         read_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
     )
-    del data
-    pre = inspect(path)
+    pre = inspect(path, data=data)
     if pre.problems:
         rf.problems = pre.problems
         return rf
@@ -432,7 +429,9 @@ def read_return(
     try:
         from python_calamine import CalamineWorkbook
 
-        wb = CalamineWorkbook.from_path(str(path))
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data)) if data is not None else None
+        if wb is None:
+            raise OSError("file could not be read")
         meta_rows = wb.get_sheet_by_name(SHEET_META).to_python(skip_empty_area=False)
         sheets = {SHEET_META: meta_rows}
     except Exception as exc:  # calamine raises its own error types for damaged parts
