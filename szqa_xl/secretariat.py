@@ -84,7 +84,12 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
     ),
     ControlField("szqa_year", "评审年度", 2027, "四位年份"),
     ControlField("szqa_stage", "评审阶段", "材料评审", "名单中没有 stage 列时使用"),
-    ControlField("szqa_scoresheets_dir", "评分表输出文件夹", "1_评分表", "「生成评分表」写入此处，并写出发放清单 manifest.csv"),
+    ControlField(
+        "szqa_scoresheets_dir",
+        "评分表输出文件夹",
+        "1_评分表",
+        "「生成评分表」写入此处，并写出发放清单 manifest.csv",
+    ),
     ControlField("szqa_returns_dir", "回收文件夹", "2_回收", "评审员交回的评分表放在这里（含子文件夹）"),
     ControlField(
         "szqa_manifest",
@@ -92,14 +97,31 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         "1_评分表/manifest.csv",
         "用于核对回收文件是否为本次发放；留空则不核对",
     ),
-    ControlField("szqa_output_dir", "汇总输出文件夹", "3_汇总", "「汇总回收文件」写出 consolidated.xlsx 和 scores.csv"),
-    ControlField("szqa_bands_apart", "分歧提示：相隔区间数", 2, "评审员最低与最高得分率相隔这么多区间时，标记该评分单元"),
-    ControlField("szqa_range_points", "分歧提示：分差（分）", 25, "评审员最低与最高得分相差达到这么多分时，标记该评分单元"),
+    ControlField(
+        "szqa_output_dir", "汇总输出文件夹", "3_汇总", "「汇总回收文件」写出 consolidated.xlsx 和 scores.csv"
+    ),
+    ControlField(
+        "szqa_bands_apart",
+        "分歧提示：相隔区间数",
+        2,
+        "评审员最低与最高得分率相隔这么多区间时，标记该评分单元",
+    ),
+    ControlField(
+        "szqa_range_points",
+        "分歧提示：分差（分）",
+        25,
+        "评审员最低与最高得分相差达到这么多分时，标记该评分单元",
+    ),
     ControlField(
         "szqa_force", "覆盖已有结果", "否", "是：覆盖已有的汇总结果或重新生成评分表（会产生新的发放编号）"
     ),
     ControlField(REFRESH_NAME, "刷新汇总数据", 1, "改变这个数字，「汇总数据」表会重新读取回收文件夹"),
-    ControlField(WORKBOOK_DIR_NAME, "工作簿所在文件夹", WORKBOOK_DIR_FORMULA, "自动；上面的相对路径都从这里算起（保存后才有值）"),
+    ControlField(
+        WORKBOOK_DIR_NAME,
+        "工作簿所在文件夹",
+        WORKBOOK_DIR_FORMULA,
+        "自动；上面的相对路径都从这里算起（保存后才有值）",
+    ),
     ControlField(STATUS_NAME, "上次运行结果", None, "按钮运行后在此显示结果"),
 )
 CONTROL_FIRST_ROW = 5  # row of the first field; label in A, value in B, note in C
@@ -231,7 +253,7 @@ def open_output(control: Control) -> str:
     if not folder.is_dir():
         raise InputError(f"汇总输出文件夹尚不存在：{folder}（请先运行「汇总回收文件」）")
     if sys.platform.startswith("win"):
-        os.startfile(folder)  # type: ignore[attr-defined]  # noqa: S606 - Windows only
+        os.startfile(folder)  # type: ignore[attr-defined]  # Windows only
     else:
         subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", str(folder)])
     return ""
@@ -402,6 +424,8 @@ def build_secretariat_workbook(path) -> Path:
     _fill_example(wb.create_sheet(SHEET_EXAMPLE, 2))
     _fill_data(wb.create_sheet(SHEET_DATA, 3))
     _fill_conf(conf_ws)
+    for title in (SHEET_CONTROL, SHEET_EXAMPLE, SHEET_DATA):
+        _fit_to_page_width(wb[title])
     wb.active = 0
     _set_properties(wb)
     with atomic_path(path) as tmp:
@@ -425,6 +449,7 @@ def _styles():
         "input_fill": PatternFill("solid", fgColor="FFF2CC"),
         "calc_fill": PatternFill("solid", fgColor="E2EFDA"),
         "wrap": Alignment(wrap_text=True, vertical="top"),
+        "value": Alignment(wrap_text=True, vertical="top", horizontal="left"),
         "center": Alignment(horizontal="center", vertical="center"),
     }
 
@@ -447,7 +472,9 @@ def _fill_control(ws) -> None:
     st = _styles()
     ws["A1"] = "评审秘书处 · 控制面板"
     ws["A1"].font = st["title"]
-    ws["A2"] = "按钮（生成评分表 / 汇总回收文件 / 打开汇总文件夹）读取黄色单元格；相对路径从本工作簿所在文件夹算起。"
+    ws["A2"] = (
+        "按钮（生成评分表 / 汇总回收文件 / 打开汇总文件夹）读取黄色单元格；相对路径从本工作簿所在文件夹算起。"
+    )
     ws["A2"].font = st["note"]
     for col, head in zip("ABC", ("项目", "设置", "说明"), strict=True):
         c = ws[f"{col}{CONTROL_FIRST_ROW - 1}"]
@@ -461,7 +488,7 @@ def _fill_control(ws) -> None:
         value = ws[ref]
         value.value = f.default
         value.font = st["normal"]
-        value.alignment = st["wrap"]
+        value.alignment = st["value"]
         value.fill = st["calc_fill"] if f.name in (WORKBOOK_DIR_NAME, STATUS_NAME) else st["input_fill"]
         note = ws.cell(row, 3, f.note)
         note.font = st["note"]
@@ -470,7 +497,9 @@ def _fill_control(ws) -> None:
     ws.row_dimensions[int(control_cell(STATUS_NAME)[1:])].height = 90
     yes_no = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
     yes_no.add(control_cell("szqa_force"))
-    stages = DataValidation(type="list", formula1='"材料评审,现场评审"', allow_blank=True, showErrorMessage=False)
+    stages = DataValidation(
+        type="list", formula1='"材料评审,现场评审"', allow_blank=True, showErrorMessage=False
+    )
     stages.add(control_cell("szqa_stage"))
     ws.add_data_validation(yes_no)
     ws.add_data_validation(stages)
@@ -498,7 +527,17 @@ def _fill_example(ws) -> None:
     ws["C1"].font = st["note"]
     ex_cols = [get_column_letter(5 + i) for i in range(len(EXAMPLE_EXAMINERS))]
     c_cons, c_band, c_spread, c_score = (get_column_letter(5 + len(ex_cols) + i) for i in range(4))
-    heads = ["编号", "评分单元", "指南", "分值", *EXAMPLE_EXAMINERS, "共识得分率", "共识区间", "分歧（区间）", "共识得分"]
+    heads = [
+        "编号",
+        "评分单元",
+        "指南",
+        "分值",
+        *EXAMPLE_EXAMINERS,
+        "共识得分率",
+        "共识区间",
+        "分歧（区间）",
+        "共识得分",
+    ]
     for i, h in enumerate(heads, start=1):
         c = ws.cell(2, i, h)
         c.font = st["bold"]
@@ -516,7 +555,7 @@ def _fill_example(ws) -> None:
         ws[f"{c_cons}{r}"] = f"=szqa_consensus({row_range},$B$1)"
         ws[f"{c_band}{r}"] = f"=szqa_band({c_cons}{r},$B$1,C{r})"
         ws[f"{c_spread}{r}"] = f"=szqa_spread({row_range},$B$1,C{r})"
-        ws[f"{c_score}{r}"] = f"=IFERROR(D{r}*{c_cons}{r}/100,\"\")"
+        ws[f"{c_score}{r}"] = f'=IFERROR(D{r}*{c_cons}{r}/100,"")'
         for col in (c_cons, c_band, c_spread, c_score):
             ws[f"{col}{r}"].fill = st["calc_fill"]
     total, expect = last + 1, last + 2
@@ -600,6 +639,15 @@ def _fill_conf(ws) -> None:
     ws.column_dimensions["C"].width = 90
 
 
+def _fit_to_page_width(ws) -> None:
+    """Printing (and PDF export) landscape, one page wide."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
 def _set_properties(wb) -> None:
     from openpyxl.packaging.custom import StringProperty
 
@@ -642,9 +690,7 @@ def _finalise(path: Path, dynamic: dict[str, list[str]]) -> None:
         files = {n: z.read(n) for n in names}
     core = files["docProps/core.xml"].decode("utf-8")
     for tag in ("created", "modified"):
-        core = re.sub(
-            rf"(<dcterms:{tag}[^>]*>)[^<]*(</dcterms:{tag}>)", rf"\g<1>{FIXED_W3CDTF}\g<2>", core
-        )
+        core = re.sub(rf"(<dcterms:{tag}[^>]*>)[^<]*(</dcterms:{tag}>)", rf"\g<1>{FIXED_W3CDTF}\g<2>", core)
     files["docProps/core.xml"] = core.encode("utf-8")
     if dynamic:
         parts = _sheet_parts(files)
@@ -652,7 +698,9 @@ def _finalise(path: Path, dynamic: dict[str, list[str]]) -> None:
             part = parts[sheet]
             xml = files[part].decode("utf-8")
             for ref in refs:
-                xml, n = re.subn(rf'<c r="{ref}"(?![^>]*\bcm=)([^>]*)>(?=<f t="array")', rf'<c r="{ref}"\1 cm="1">', xml)
+                xml, n = re.subn(
+                    rf'<c r="{ref}"(?![^>]*\bcm=)([^>]*)>(?=<f t="array")', rf'<c r="{ref}"\1 cm="1">', xml
+                )
                 if n != 1:
                     raise RuntimeError(f"dynamic-array cell {sheet}!{ref} not found as an array formula")
             files[part] = xml.encode("utf-8")

@@ -55,7 +55,11 @@ def szqa_weighted_total(points, pcts, award=None):
         if len(pts) != len(pc):
             raise InputError(f"分值区域有 {len(pts)} 格，得分率区域有 {len(pc)} 格，应一样大")
         check_on_grid(std, pc)
-        rows = [(i, p, q) for i, (p, q) in enumerate(zip(pts, pc, strict=True), start=1) if p is not None or q is not None]
+        rows = [
+            (i, p, q)
+            for i, (p, q) in enumerate(zip(pts, pc, strict=True), start=1)
+            if p is not None or q is not None
+        ]
         for i, p, q in rows:
             if p is None:
                 raise InputError(f"第{i}格有得分率 {q:g} 但没有分值")
@@ -130,10 +134,10 @@ def szqa_spread(pcts, award, kind):
 @xw.func(category=FUNCTION_CATEGORY)
 @xw.arg("returns_dir", doc="回收文件夹（完整路径）", **CELL)
 @xw.arg("manifest", doc="可选：发放清单 manifest.csv", **CELL)
-@xw.arg("year", doc="可选：评审年度", **CELL)
+@xw.arg("award_year", doc="可选：评审年度", **CELL)
 @xw.arg("refresh", doc="可选：改变此值即重新读取文件夹", **CELL)
 @xw.arg("base_dir", doc="可选：相对路径的起点（工作簿所在文件夹）", **CELL)
-def szqa_consolidate(returns_dir, manifest=None, year=None, refresh=None, base_dir=None):
+def szqa_consolidate(returns_dir, manifest=None, award_year=None, refresh=None, base_dir=None):
     """回收文件汇总：与 szqa consolidate 写出的 scores.csv 相同的表（动态数组，自动溢出）。"""
     del refresh  # only there so that changing it makes Excel call the function again
     try:
@@ -147,7 +151,7 @@ def szqa_consolidate(returns_dir, manifest=None, year=None, refresh=None, base_d
             raise InputError(f"发放清单不存在：{mf}")
         from szqa_xl import batch
 
-        cons = batch.consolidate_dir(folder, manifest=mf, year=parse_year(year), workers=0)
+        cons = batch.consolidate_dir(folder, manifest=mf, year=parse_year(award_year), workers=0)
         tidy = cons.tidy[batch.SCORES_CSV_COLUMNS]
         return table(batch.SCORES_CSV_COLUMNS, tidy.itertuples(index=False))
     except Exception as exc:
