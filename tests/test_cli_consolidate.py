@@ -1,0 +1,240 @@
+"""The ``szqa check``, ``szqa consolidate`` and ``szqa demo`` commands."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from szqa_xl.cli import app
+from szqa_xl.demo import Score, fill_scoresheet
+from szqa_xl.generate import generate, read_manifest
+from szqa_xl.standards import builtin_standard
+
+YEAR = 2027
+runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    """Output without whitespace, so a console's line wrapping cannot split what is searched."""
+    return "".join(text.split())
+
+
+def band_text(band) -> str:
+    return f"{band.level} {band.min}～{band.max}%" if band.level else f"{band.min}～{band.max}%"
+
+
+def full_scores(award: str, base: int) -> dict[str, Score]:
+    std = builtin_standard(award)
+    out = {}
+    for i, u in enumerate(std.units()):
+        pct = base + 5 * (i % 3)
+        band = next(b for b in std.guide(u.kind).bands if b.min <= pct <= b.max)
+        out[u.code] = Score(band_text(band), pct, f"优势 {u.code}", f"改进 {u.code}", f"P{i}")
+    return out
+
+
+def hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[dict[str, str]]]:
+    root = tmp_path_factory.mktemp("cli-consolidate")
+    roster = root / "roster.csv"
+    roster.write_text(
+        "applicant_id,applicant_name,award_category,applicant_kind,examiner_id,examiner_name\n"
+        "EC-01,甲公司,economic,organisation,E01,李明\n"
+        "EC-01,甲公司,economic,organisation,E02,王芳\n"
+        "EC-01,甲公司,economic,organisation,E03,陈强\n",
+        encoding="utf-8",
+    )
+    result = generate(roster, YEAR, root / "sheets")
+    assert not result.problems and result.manifest is not None
+    return root, result.manifest, read_manifest(result.manifest)
+
+
+def _fill(issued, examiner: str, dst: Path, scores: dict[str, Score]) -> Path:
+    root, manifest, rows = issued
+    (row,) = [r for r in rows if r["examiner_id"] == examiner]
+    return fill_scoresheet(manifest.parent / row["path"], dst / Path(row["path"]).name, scores)
+
+
+def _row_of(path: Path, unit: str) -> int:
+    ws = load_workbook(path)["评分表"]
+    (r,) = [c.row for c in ws["A"] if c.value == unit]
+    return r
+
+
+# -- szqa check -------------------------------------------------------------------------------
+
+
+def test_check_complete_file_exits_0(issued, tmp_path: Path) -> None:
+    f = _fill(issued, "E01", tmp_path, full_scores("economic", 60))
+    before = hashes(tmp_path)
+    res = runner.invoke(app, ["check", str(f)])
+    assert res.exit_code == 0, res.output
+    assert "可以提交" in res.output
+    assert "EC-01" in res.output and "E01" in res.output
+    assert hashes(tmp_path) == before
+
+
+def test_check_incomplete_file_exits_1_naming_the_cell(issued, tmp_path: Path) -> None:
+    scores = full_scores("economic", 60)
+    scores["2.2"] = Score(scores["2.2"].band, None)  # band picked, percentage forgotten
+    del scores["4.3"]  # left blank
+    f = _fill(issued, "E01", tmp_path, scores)
+    res = runner.invoke(app, ["check", str(f)])
+    assert res.exit_code == 1, res.output
+    assert "尚未完成" in res.output
+    assert f"评分表!H{_row_of(f, '2.2')}" in flat(res.output)
+    assert "4.3" in res.output
+
+
+def test_check_tampered_file_exits_1_naming_the_cell(issued, tmp_path: Path) -> None:
+    f = _fill(issued, "E01", tmp_path, full_scores("economic", 60))
+    row = _row_of(f, "3.1")
+    wb = load_workbook(f)
+    wb["评分表"][f"C{row}"] = 99
+    bad = tmp_path / f"篡改_{f.name}"
+    wb.save(bad)
+    res = runner.invoke(app, ["check", str(bad)])
+    assert res.exit_code == 1, res.output
+    assert "不能提交" in res.output
+    assert f"评分表!C{row}" in flat(res.output)
+
+
+def test_check_out_of_band_and_wrong_year(issued, tmp_path: Path) -> None:
+    scores = full_scores("economic", 60)
+    scores["1.1"] = Score(scores["1.1"].band, 95)  # outside its band (50～65%)
+    f = _fill(issued, "E01", tmp_path, scores)
+    res = runner.invoke(app, ["check", str(f)])
+    assert res.exit_code == 1
+    assert f"评分表!H{_row_of(f, '1.1')}" in flat(res.output)
+
+    good = _fill(issued, "E02", tmp_path, full_scores("economic", 50))
+    res = runner.invoke(app, ["check", str(good), "--year", str(YEAR - 1)])
+    assert res.exit_code == 1
+    assert str(YEAR) in res.output
+
+
+def test_check_not_a_scoresheet(tmp_path: Path) -> None:
+    f = tmp_path / "scores.xlsx"
+    f.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    res = runner.invoke(app, ["check", str(f)])
+    assert res.exit_code == 1
+    assert "不能提交" in res.output
+    assert runner.invoke(app, ["check", str(tmp_path / "nothing.xlsx")]).exit_code == 2
+
+
+# -- szqa consolidate -------------------------------------------------------------------------
+
+
+def test_consolidate_all_good_exits_0(issued, tmp_path: Path) -> None:
+    _, manifest, _ = issued
+    returns = tmp_path / "returns"
+    for i, ex in enumerate(("E01", "E02", "E03")):
+        _fill(issued, ex, returns, full_scores("economic", 50 + 5 * i))
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app, ["consolidate", str(returns), "-m", str(manifest), "-o", str(out), "--workers", "0"]
+    )
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "3 merged" in lines[0] and "0 rejected" in lines[0]
+    assert (out / "consolidated.xlsx").exists() and (out / "scores.csv").exists()
+
+
+def test_consolidate_with_rejected_and_missing_exits_1_and_refuses_overwrite(issued, tmp_path: Path) -> None:
+    _, manifest, _ = issued
+    returns = tmp_path / "returns"
+    good = _fill(issued, "E01", returns, full_scores("economic", 60))
+    _fill(issued, "E02", returns, full_scores("economic", 55))
+    wb = load_workbook(good)  # E03 never returns; a tampered copy of E01's arrives too
+    wb["评分表"][f"C{_row_of(good, '1.1')}"] = 50
+    wb.save(returns / f"篡改_{good.name}")
+    before = hashes(returns)
+    out = tmp_path / "out"
+    args = ["consolidate", str(returns), "-m", str(manifest), "-o", str(out), "--workers", "0"]
+
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stdout
+    assert "2 merged" in lines[0] and "1 rejected" in lines[0] and "1 missing" in lines[0]
+    assert f"篡改_{good.name}" in res.stderr
+    assert hashes(returns) == before
+    outputs = hashes(out)
+    assert set(outputs) == {"consolidated.xlsx", "scores.csv"}
+
+    res = runner.invoke(app, args)  # outputs exist: refused, nothing rewritten
+    assert res.exit_code == 2
+    assert "--force" in res.output
+    assert hashes(out) == outputs
+
+    res = runner.invoke(app, [*args, "--force"])
+    assert res.exit_code == 1
+    assert hashes(out)["scores.csv"] == outputs["scores.csv"]
+    assert hashes(returns) == before
+
+
+def test_consolidate_thresholds_options(issued, tmp_path: Path) -> None:
+    _, manifest, _ = issued
+    returns = tmp_path / "returns"
+    _fill(issued, "E01", returns, full_scores("economic", 50))
+    _fill(issued, "E02", returns, full_scores("economic", 70))  # one band higher everywhere
+    _fill(issued, "E03", returns, full_scores("economic", 50))
+    base = ["consolidate", str(returns), "-m", str(manifest), "--workers", "0"]
+    res = runner.invoke(app, [*base, "-o", str(tmp_path / "a")])
+    assert res.exit_code == 0 and "0 units flagged" in res.stdout
+    res = runner.invoke(app, [*base, "-o", str(tmp_path / "b"), "--bands-apart", "1"])
+    assert res.exit_code == 0 and "18 units flagged" in res.stdout
+
+
+def test_consolidate_missing_folder_exits_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["consolidate", str(tmp_path / "nope"), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2
+
+
+# -- szqa demo --------------------------------------------------------------------------------
+
+
+def test_demo_produces_consolidated_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    res = runner.invoke(app, ["demo", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    workbook = out / "3_consolidated" / "consolidated.xlsx"
+    scores = out / "3_consolidated" / "scores.csv"
+    assert workbook.exists() and scores.exists()
+    rows = list(csv.DictReader(io.StringIO(scores.read_text(encoding="utf-8-sig"))))
+    assert rows and {"year", "award_category", "applicant_id", "examiner_id", "unit", "pct", "points"} <= set(
+        rows[0]
+    )
+
+    ws = load_workbook(workbook)["回收情况"]
+    header = {c.value: c.column for c in ws[3] if c.value}
+    listed = [
+        (ws.cell(r, header["状态"]).value, Path(ws.cell(r, header["文件"]).value).name)
+        for r in range(4, ws.max_row + 1)
+        if ws.cell(r, header["状态"]).value
+    ]
+    rejected = sorted(name for status, name in listed if status == "拒收")
+    missing = [name for status, name in listed if status == "未返回"]
+    assert len(rejected) == 2, listed
+    assert any(n.startswith("篡改_") for n in rejected)  # tampered
+    assert any(n.startswith(f"{YEAR - 1}") for n in rejected)  # wrong year
+    assert len(missing) == 1
+
+    again = runner.invoke(app, ["demo", "--out", str(out)])  # not empty: refused
+    assert again.exit_code == 2
+    shutil.rmtree(out)
