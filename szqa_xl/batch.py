@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import grid
-from .atomic import write_text
+from .atomic import atomic_path
 from .consolidate import (
     TIDY_COLUMNS,
     Thresholds,
@@ -400,7 +400,7 @@ SCORES_CSV_COLUMNS = [
 def scores_csv(tidy: pd.DataFrame) -> str:
     """The tidy frame as CSV text, every text cell neutralised against formula injection."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")  # CRLF, so a CR inside a field is quoted too
     w.writerow(SCORES_CSV_COLUMNS)
     for rec in tidy[SCORES_CSV_COLUMNS].itertuples(index=False):
         out = []
@@ -418,13 +418,16 @@ def scores_csv(tidy: pd.DataFrame) -> str:
 def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False) -> dict[str, Path]:
     """Write consolidated.xlsx and scores.csv atomically; refuse to overwrite without ``force``."""
     from .report import plan_consolidated
-    from .writer import render
+    from .writer import write
 
     out_dir = Path(out_dir)
     targets = {"workbook": out_dir / "consolidated.xlsx", "csv": out_dir / "scores.csv"}
     existing = [p for p in targets.values() if p.exists()]
     if existing and not force:
         raise FileExistsError(", ".join(str(p) for p in existing))
-    write_text(targets["csv"], scores_csv(cons.tidy), encoding="utf-8-sig")
-    render(plan_consolidated(cons), targets["workbook"])
+    # Both appear together or not at all: each is finished under a temporary name first.
+    plan = plan_consolidated(cons)
+    with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
+        tmp_csv.write_bytes(scores_csv(cons.tidy).encode("utf-8-sig"))
+        write(plan, tmp_wb)
     return targets

@@ -13,8 +13,9 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -80,6 +81,10 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _REF_ATTR = re.compile(rb' r="([A-Z]{0,3})(\d+)"')  # r= of <row> and <c> (whitespace normalised first)
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"')
 _FORMULA_CELL = re.compile(rb'\br="([A-Z]+\d+)"[^>]*>\s*<(?:\w+:)?f\b')
+_ERROR_CELL = re.compile(
+    rb'<(?:\w+:)?c\s(?=[^>]*?\st="e")[^>]*?\br="([A-Z]+\d+)"[^>]*>'
+    rb"(?:\s*<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>))?\s*(?:<(?:\w+:)?v>([^<]*)<)?"
+)
 _R_ATTR = re.compile(rb'\br="([A-Z]+\d+)"')
 INPUT_SHEETS = (SHEET_SCORES, SHEET_COVER, SHEET_META)
 """The sheets read cell by cell; the others are checked by their dimension and last row only."""
@@ -91,6 +96,7 @@ class Preflight:
     problems: list[Problem]
     sheet_names: list[str] = field(default_factory=list)
     formula_cells: dict[str, set[str]] = field(default_factory=dict)
+    error_cells: dict[str, dict[str, str]] = field(default_factory=dict)
     merges: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
@@ -242,10 +248,18 @@ def inspect(
                 continue  # never opened by any reader: its content cannot hurt
             try:
                 xml = read_part(part)
-            except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError) as exc:
+            except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error) as exc:
                 return bad("corrupt-zip", f"工作表“{sname}”无法解压：{exc}", sname)
-            if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml[:4096]:
-                return bad("dtd", f"工作表“{sname}”含 DTD/实体声明，已拒绝", sname)
+            if xml[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00<\x00" in xml[:64]:
+                return bad(
+                    "encoding",
+                    f"工作表“{sname}”不是 UTF-8 编码的 XML（Excel 不会这样保存），文件被改动",
+                    sname,
+                )
+            if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+                return bad(
+                    "dtd", f"工作表“{sname}”含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝", sname
+                )
             flat = xml.translate(_WS)
             max_row = max_col = 0
             if _FAR_REF.search(flat) or max_rows < 999 or max_cols < 64:  # slow path only when needed
@@ -264,15 +278,20 @@ def inspect(
                     sname,
                 )
             result.formula_cells[sname] = _formula_cells(xml)
+            if b't="e"' in xml:
+                result.error_cells[sname] = {
+                    ref.decode(): value.decode(errors="replace") for ref, value in _ERROR_CELL.findall(xml)
+                }
             if b"mergeCell" in xml:
                 result.merges[sname] = [(a.decode(), b.decode()) for a, b in _MERGE.findall(xml)]
         for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
             if part in names:
                 try:
-                    with zf.open(part) as fh:
-                        head_xml = fh.read(4096)
-                except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError):
+                    head_xml = read_part(part)
+                except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error):
                     return bad("corrupt-zip", f"部件 {part} 无法解压，文件已损坏")
+                if head_xml[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00<\x00" in head_xml[:64]:
+                    return bad("encoding", f"部件 {part} 不是 UTF-8 编码的 XML，文件被改动")
                 if b"<!DOCTYPE" in head_xml or b"<!ENTITY" in head_xml:
                     return bad("dtd", f"部件 {part} 含 DTD/实体声明，已拒绝")
         return result
@@ -380,8 +399,10 @@ def _text(v: object) -> str:
 def _describe(v: object) -> str:
     if isinstance(v, bool):
         return f"逻辑值 {v}"
-    if isinstance(v, datetime):
+    if isinstance(v, (datetime, date)):
         return f"日期 {v:%Y-%m-%d}"
+    if isinstance(v, (time, timedelta)):
+        return f"时间 {v}"
     return repr(v)
 
 
@@ -415,7 +436,7 @@ def read_return(
     if pre.problems:
         rf.problems = pre.problems
         return rf
-    for needed in (SHEET_META, SHEET_SCORES):
+    for needed in INPUT_SHEETS:
         if needed not in pre.sheet_names:
             rf.problems.append(
                 Problem(
@@ -426,23 +447,26 @@ def read_return(
                 )
             )
             return rf
-    try:
-        from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook
 
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data)) if data is not None else None
-        if wb is None:
-            raise OSError("file could not be read")
-        meta_rows = wb.get_sheet_by_name(SHEET_META).to_python(skip_empty_area=False)
-        sheets = {SHEET_META: meta_rows}
-    except Exception as exc:  # calamine raises its own error types for damaged parts
-        rf.problems.append(Problem("unreadable", f"文件无法解析：{type(exc).__name__}: {exc}"[:300], rf.name))
+    sheets: dict[str, list[list]] = {}
+    current = ""
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data or b""))
+        for current in INPUT_SHEETS:
+            sheets[current] = wb.get_sheet_by_name(current).to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine's own error types: the file's XML or zip data is damaged
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        rf.problems.append(
+            Problem("unreadable", f"工作表“{current}”无法解析，文件已损坏（{detail}）", rf.name, current)
+        )
         return rf
 
-    _validate(rf, wb, sheets, pre, expected_year, manifest)
+    _validate(rf, sheets, pre, expected_year, manifest)
     return rf
 
 
-def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
+def _validate(rf, sheets, pre: Preflight, expected_year, manifest) -> None:
     name = rf.name
     probs = rf.problems
 
@@ -501,15 +525,7 @@ def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
         add("bad-meta", "元数据中的单元格地址与模板不符（元数据工作表被改动）", SHEET_META)
         return
 
-    scores = wb.get_sheet_by_name(SHEET_SCORES).to_python(skip_empty_area=False)
-    try:
-        from .layout import SHEET_COVER
-
-        cover = wb.get_sheet_by_name(SHEET_COVER).to_python(skip_empty_area=False)
-    except Exception:
-        add("missing-sheet", "缺少“封面”工作表", "封面")
-        return
-    grids = {SHEET_SCORES: scores, "封面": cover}
+    grids = sheets
 
     def cell(addr: str):
         sheet, r, c = _address(addr)
@@ -575,6 +591,9 @@ def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
     input_refs = _input_refs(award, blank)
     for ref in sorted(input_refs & formula_cells):
         add("formula-input", "填写区含公式：请直接填写数值或文字", SHEET_SCORES, ref)
+    errors = pre.error_cells.get(SHEET_SCORES, {})
+    for ref in sorted(input_refs & errors.keys()):
+        add("error-value", f"填写区是错误值 {errors[ref] or '#VALUE!'}，请重新填写", SHEET_SCORES, ref)
     for a, b in merged:
         r1, c1 = split_ref(a)
         r2, c2 = split_ref(b)
@@ -602,7 +621,7 @@ def _validate(rf, wb, sheets, pre: Preflight, expected_year, manifest) -> None:
                     band_ref,
                 )
         if pct_v is not None:
-            if isinstance(pct_v, bool) or isinstance(pct_v, datetime) or not isinstance(pct_v, (int, float)):
+            if isinstance(pct_v, bool) or not isinstance(pct_v, (int, float)):
                 hint = "（请输入数字，如 80，不要带 % 或空格）" if isinstance(pct_v, str) else ""
                 add(
                     "pct-not-number",

@@ -401,7 +401,11 @@ def _returns(cons: Consolidation) -> Sheet:
     order = {"rejected": 0, "duplicate": 1, "missing": 2, "incomplete": 3, "accepted": 4, "skipped": 5}
     for i, rec in enumerate(sorted(cons.returns, key=lambda x: (order[x.status], x.file))):
         r = 4 + i
-        award = builtin_standard(rec.award_category).name_zh if rec.award_category in AWARD_IDS else rec.award_category
+        award = (
+            builtin_standard(rec.award_category).name_zh
+            if rec.award_category in AWARD_IDS
+            else rec.award_category
+        )
         values = [
             STATUS_ZH[rec.status],
             rec.file,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Characters XML 1.0 cannot hold (and CR, which XML parsers turn into LF): shown as visible escapes."""
 EXCEL_CELL_MAX = 32767
 
 
@@ -17,7 +18,7 @@ def csv_safe(text: str) -> str:
 
 
 def cell_text(text: str) -> str:
-    """Text safe to store in an xlsx cell: XML-illegal control characters shown as U+FFFD-free escapes."""
+    """Text safe to store in an xlsx cell: control characters (and CR) shown as visible \\xNN escapes."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 

@@ -137,6 +137,11 @@ def build(plan: Workbook) -> XLWorkbook:
     return wb
 
 
+def write(plan: Workbook, path: Path | str) -> None:
+    """Write the plan to ``path`` as is (callers that manage atomicity themselves)."""
+    build(plan).save(path)
+
+
 def render(plan: Workbook, path: Path | str) -> Path:
     """Write the plan to ``path`` atomically."""
     path = Path(path)

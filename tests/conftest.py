@@ -39,3 +39,84 @@ def seeds_text(seed_paths: list[Path]) -> str:
 
 
 # --- end of seed texts ---------------------------------------------------------
+
+
+# --- LibreOffice (used by tests/test_scoresheet.py and the other scoresheet tests) ---
+# Tests that recalculate or print a workbook in LibreOffice headless skip when
+# soffice is not installed, unless SZQA_REQUIRE_LIBREOFFICE=1 (CI), which turns the
+# skip into a failure.
+
+LIBREOFFICE_MISSING = "LibreOffice (soffice) not found on PATH"
+
+
+@pytest.fixture(scope="session")
+def require_soffice() -> str:
+    """Path of the soffice binary; skip (or fail, see above) when it is missing."""
+    from szqa_xl.libreoffice import soffice
+
+    exe = soffice()
+    if exe is None:
+        if os.environ.get("SZQA_REQUIRE_LIBREOFFICE") == "1":
+            pytest.fail(f"{LIBREOFFICE_MISSING} and SZQA_REQUIRE_LIBREOFFICE=1", pytrace=False)
+        pytest.skip(LIBREOFFICE_MISSING)
+    return exe
+
+
+@pytest.fixture(scope="session")
+def lo_convert(require_soffice: str, tmp_path_factory: pytest.TempPathFactory):
+    """``convert(files, fmt, outdir) -> [paths]``: many files in ONE soffice run.
+
+    Uses a private profile (-env:UserInstallation) so it neither touches nor waits for
+    a user's LibreOffice.  ``fmt`` is a --convert-to argument such as "xlsx" or "pdf";
+    a re-saved xlsx has every formula recalculated.
+    """
+    import subprocess
+
+    def convert(files: list[Path], fmt: str, outdir: Path, timeout: float = 600) -> list[Path]:
+        outdir.mkdir(parents=True, exist_ok=True)
+        stems = [Path(f).stem for f in files]
+        assert len(set(stems)) == len(stems), "file names must differ: outputs share one folder"
+        profile = tmp_path_factory.mktemp("lo-profile")
+        cmd = [
+            require_soffice,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            fmt,
+            "--outdir",
+            str(outdir),
+            *map(str, files),
+        ]
+        env = dict(os.environ, HOME=str(profile))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        outs = [outdir / f"{stem}.{fmt.split(':')[0]}" for stem in stems]
+        missing = [p.name for p in outs if not p.exists()]
+        assert proc.returncode == 0 and not missing, (
+            f"soffice --convert-to {fmt} failed (exit {proc.returncode}); missing {missing}\n"
+            f"{proc.stdout}\n{proc.stderr}"
+        )
+        return outs
+
+    return convert
+
+
+# --- end of LibreOffice --------------------------------------------------------
+
+
+# --- hostile and broken input (used by tests/test_hostile.py, tests/test_fuzz.py) ----------
+# Good scoresheets are generated and filled once per session; every bad file is built from
+# them inside the tests (tests/hostile_files.py), never committed.  hostile_files is
+# registered for assertion rewriting so its shared batch checks explain their failures.
+
+pytest.register_assert_rewrite("hostile_files")
+
+
+@pytest.fixture(scope="session")
+def hostile_kit(tmp_path_factory):
+    from hostile_files import build_kit
+
+    return build_kit(tmp_path_factory.mktemp("hostile_kit"))
+
+
+# --- end of hostile and broken input ---------------------------------------------------------
