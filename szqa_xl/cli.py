@@ -182,7 +182,7 @@ def generate_cmd(
         )
     if result.problems:
         for p in result.problems:
-            err.print(f"[red]roster:[/red] {p}", markup=True)
+            err.print(f"roster: {p.file}: [{p.code}] {p.message}", markup=False, soft_wrap=True)
         err.print(f"{len(result.problems)} problem(s) in the roster; nothing was written")
         raise typer.Exit(1)
     console.print(f"{len(result.files)} scoresheets written under {out}; manifest: {result.manifest}")
