@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from copy import copy
+
 from openpyxl import Workbook as XLWorkbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
@@ -40,26 +44,49 @@ def _ref_range(ref: str):
     return sheet.strip("'"), cells.replace("$", "")
 
 
+def _split(ref: str) -> tuple[int, int]:
+    """'AB12' -> (12, 28)."""
+    col, row = coordinate_from_string(ref)
+    return row, column_index_from_string(col)
+
+
 def build(plan: Workbook) -> XLWorkbook:
-    """An openpyxl workbook from a plan (not saved)."""
-    wb = XLWorkbook()
-    wb.remove(wb.active)
-    parts = {name: _style_parts(s) for name, s in plan.styles.items()}
+    """An openpyxl workbook from a plan (not saved).
+
+    Write-only mode: rows are streamed to the file as they are appended, so
+    memory does not grow with the size of the workbook, and each style is
+    resolved once and copied as a StyleArray rather than re-registered per cell.
+    """
+    wb = XLWorkbook(write_only=True)
+    style_cache: dict[str, object] = {}
+
+    def styled(ws, name: str):
+        if name not in style_cache:
+            probe = WriteOnlyCell(ws)
+            p = _style_parts(plan.styles[name])
+            probe.font, probe.fill, probe.alignment = p["font"], p["fill"], p["alignment"]
+            probe.border, probe.protection, probe.number_format = p["border"], p["protection"], p["number_format"]
+            style_cache[name] = probe._style
+        return style_cache[name]
+
+    sheets = {sp.title: wb.create_sheet(sp.title) for sp in plan.sheets}
     for sp in plan.sheets:
-        ws = wb.create_sheet(sp.title)
+        ws = sheets[sp.title]
+        grid: dict[int, dict[int, object]] = {}
         for cell in sp.cells:
-            c = ws[cell.ref]
+            row, col = _split(cell.ref)
+            c = WriteOnlyCell(ws)
             value = cell.value
-            c.value = value
             if isinstance(value, str) and not cell.formula:
                 c.value = cell_text(value)
                 c.data_type = "s"  # never a formula or an error value from text
+            else:
+                c.value = value
             if cell.style:
-                p = parts[cell.style]
-                c.font, c.fill, c.alignment = p["font"], p["fill"], p["alignment"]
-                c.border, c.protection, c.number_format = p["border"], p["protection"], p["number_format"]
+                c._style = copy(styled(ws, cell.style))
+            grid.setdefault(row, {})[col] = c
         for rng in sp.merges:
-            ws.merge_cells(rng)
+            ws.merged_cells.add(rng)
         for col, width in sp.col_widths.items():
             ws.column_dimensions[col].width = width
         for col in sp.hidden_cols:
@@ -82,7 +109,7 @@ def build(plan: Workbook) -> XLWorkbook:
                 prompt=v.prompt,
             )
             dv.add(v.sqref)
-            ws.add_data_validation(dv)
+            ws.data_validations.append(dv)
         for cf in sp.cond_formats:
             font = Font(color=cf.font_color) if cf.font_color else None
             ws.conditional_formatting.add(
@@ -98,8 +125,8 @@ def build(plan: Workbook) -> XLWorkbook:
                 chart.y_axis.title = ch.y_title
             dsheet, drange = _ref_range(ch.data_ref)
             csheet, crange = _ref_range(ch.cats_ref)
-            data = Reference(wb[dsheet], range_string=f"'{dsheet}'!{drange}")
-            cats = Reference(wb[csheet], range_string=f"'{csheet}'!{crange}")
+            data = Reference(sheets[dsheet], range_string=f"'{dsheet}'!{drange}")
+            cats = Reference(sheets[csheet], range_string=f"'{csheet}'!{crange}")
             chart.add_data(data, titles_from_data=True)
             chart.set_categories(cats)
             ws.add_chart(chart, ch.anchor)
@@ -108,7 +135,7 @@ def build(plan: Workbook) -> XLWorkbook:
         ws.sheet_state = sp.state
         if sp.tab_color:
             ws.sheet_properties.tabColor = sp.tab_color
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.paperSize = "9"  # A4
         ws.page_setup.orientation = "landscape" if sp.landscape else "portrait"
         if sp.fit_width:
             ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -126,6 +153,16 @@ def build(plan: Workbook) -> XLWorkbook:
             ws.protection.formatRows = False
             ws.protection.selectLockedCells = False
             ws.protection.selectUnlockedCells = False
+        last_row = max(grid, default=0)
+        for r in range(1, last_row + 1):
+            cols = grid.get(r)
+            if not cols:
+                ws.append([])
+                continue
+            row_cells = [None] * max(cols)
+            for col, c in cols.items():
+                row_cells[col - 1] = c
+            ws.append(row_cells)
     for name, ref in plan.names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     if plan.lock_structure:
