@@ -131,6 +131,14 @@ def _crashed(path: Path, message: str) -> ReturnFile:
     )
 
 
+CHUNK = 16
+"""Most files one worker task reads."""
+
+
+def _read_chunk(paths: list[Path]) -> list[ReturnFile]:
+    return [_safe_read(p) for p in paths]
+
+
 def read_all(
     paths: list[Path], workers: int = 2, progress: Callable[[int, int], None] | None = None
 ) -> list[ReturnFile]:
@@ -144,12 +152,17 @@ def read_all(
             if progress:
                 progress(done, len(paths))
         return [results[p] for p in paths]
+    # Files travel in small chunks: fewer round trips than one task per file, while a
+    # crash still loses only one chunk, whose files are then re-read one by one below.
+    size = max(1, min(CHUNK, len(paths) // (workers * 4) or 1))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     try:
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            futures = {ex.submit(_safe_read, p): p for p in paths}
+            futures = {ex.submit(_read_chunk, chunk): chunk for chunk in chunks}
             for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                done += 1
+                for p, rf in zip(futures[fut], fut.result(), strict=True):
+                    results[p] = rf
+                done += len(futures[fut])
                 if progress:
                     progress(done, len(paths))
     except BrokenProcessPool:

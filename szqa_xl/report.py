@@ -79,8 +79,10 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
     names = _sheet_names(keys, used)
     applicant_sheets = []
     consensus_cells: dict[tuple, str] = {}
+    tidy_by = dict(iter(cons.tidy.groupby(GROUP, sort=False))) if len(cons.tidy) else {}
+    stats_by = dict(iter(cons.stats.groupby(GROUP, sort=False))) if len(cons.stats) else {}
     for key in keys:
-        sh, cell = _applicant_sheet(cons, key, names[key])
+        sh, cell = _applicant_sheet(cons, key, names[key], tidy_by[key], stats_by[key])
         applicant_sheets.append(sh)
         consensus_cells[key] = cell
     wb.sheets = [
@@ -160,23 +162,13 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
     return sh
 
 
-def _applicant_sheet(cons: Consolidation, key: tuple, name: str) -> tuple[Sheet, str]:
+def _applicant_sheet(
+    cons: Consolidation, key: tuple, name: str, tidy: pd.DataFrame, stats: pd.DataFrame
+) -> tuple[Sheet, str]:
+    """One applicant's sheet from its rows of the tidy frame and of the unit statistics."""
     year, award, stage, applicant = key
     std = builtin_standard(award)
-    mask = (
-        (cons.tidy["year"] == year)
-        & (cons.tidy["award_category"] == award)
-        & (cons.tidy["stage"] == stage)
-        & (cons.tidy["applicant_id"] == applicant)
-    )
-    tidy = cons.tidy[mask]
-    smask = (
-        (cons.stats["year"] == year)
-        & (cons.stats["award_category"] == award)
-        & (cons.stats["stage"] == stage)
-        & (cons.stats["applicant_id"] == applicant)
-    )
-    stats = cons.stats[smask].set_index("unit")
+    stats = stats.set_index("unit")
     examiners = sorted(tidy["examiner_id"].unique())
     ex_names = tidy.groupby("examiner_id")["examiner_name"].first()
     sh = Sheet(name, freeze="C5", print_title_rows="4:4")
@@ -335,14 +327,18 @@ def _applicant_sheet(cons: Consolidation, key: tuple, name: str) -> tuple[Sheet,
         sh.put(f"{_letter(a)}{r}", h, "header")
         sh.merges.append(f"{_letter(a)}{r}:{_letter(b)}{r}")
     r += 1
+    comments: dict[str, list] = {}
+    for t in tidy[["unit", "examiner_id", "examiner_name", "strengths", "ofi", "evidence"]].itertuples(
+        index=False
+    ):
+        if t.strengths or t.ofi or t.evidence:
+            comments.setdefault(t.unit, []).append(t)
     for unit in units:
-        for _, t in tidy[tidy["unit"] == unit.code].iterrows():
-            if not (t["strengths"] or t["ofi"] or t["evidence"]):
-                continue
-            parts = [split_for_cells(cell_text(str(t[k] or ""))) for k in ("strengths", "ofi", "evidence")]
+        for t in comments.get(unit.code, []):
+            parts = [split_for_cells(cell_text(str(v or ""))) for v in (t.strengths, t.ofi, t.evidence)]
             for k in range(max(len(p) for p in parts)):
                 sh.put(f"A{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
-                sh.put(f"B{r}", cell_text(f"{t['examiner_id']} {t['examiner_name']}"), "text")
+                sh.put(f"B{r}", cell_text(f"{t.examiner_id} {t.examiner_name}"), "text")
                 height = 18.0
                 for (a, b), p, w in zip(spans, parts, span_width, strict=True):
                     text = p[k] if k < len(p) else ""

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from copy import copy
+from pathlib import Path
 
 from openpyxl import Workbook as XLWorkbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .atomic import atomic_path
@@ -50,6 +50,13 @@ def _split(ref: str) -> tuple[int, int]:
     return row, column_index_from_string(col)
 
 
+def _placed_cells(row: list[tuple[int, WriteOnlyCell]], row_idx: int):
+    """Rows appended by :func:`build` are (column, cell) pairs already holding value and style."""
+    for col, cell in row:
+        cell.column, cell.row = col, row_idx
+        yield cell
+
+
 def build(plan: Workbook) -> XLWorkbook:
     """An openpyxl workbook from a plan (not saved).
 
@@ -65,7 +72,11 @@ def build(plan: Workbook) -> XLWorkbook:
             probe = WriteOnlyCell(ws)
             p = _style_parts(plan.styles[name])
             probe.font, probe.fill, probe.alignment = p["font"], p["fill"], p["alignment"]
-            probe.border, probe.protection, probe.number_format = p["border"], p["protection"], p["number_format"]
+            probe.border, probe.protection, probe.number_format = (
+                p["border"],
+                p["protection"],
+                p["number_format"],
+            )
             style_cache[name] = probe._style
         return style_cache[name]
 
@@ -77,16 +88,20 @@ def build(plan: Workbook) -> XLWorkbook:
             row, col = _split(cell.ref)
             c = WriteOnlyCell(ws)
             value = cell.value
-            if isinstance(value, str) and not cell.formula:
-                c.value = cell_text(value)
-                c.data_type = "s"  # never a formula or an error value from text
+            if isinstance(value, str):
+                if cell.formula:
+                    c._value, c.data_type = value, "f"
+                else:  # never a formula or an error value from text
+                    c._value, c.data_type = cell_text(value), "s"
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                c._value, c.data_type = value, "n"
             else:
                 c.value = value
             if cell.style:
                 c._style = copy(styled(ws, cell.style))
             grid.setdefault(row, {})[col] = c
-        for rng in sp.merges:
-            ws.merged_cells.add(rng)
+        # Plan merges never overlap: register them at once (MultiCellRange.add is quadratic).
+        ws.merged_cells = MultiCellRange([CellRange(rng) for rng in sp.merges])
         for col, width in sp.col_widths.items():
             ws.column_dimensions[col].width = width
         for col in sp.hidden_cols:
@@ -153,16 +168,9 @@ def build(plan: Workbook) -> XLWorkbook:
             ws.protection.formatRows = False
             ws.protection.selectLockedCells = False
             ws.protection.selectUnlockedCells = False
-        last_row = max(grid, default=0)
-        for r in range(1, last_row + 1):
-            cols = grid.get(r)
-            if not cols:
-                ws.append([])
-                continue
-            row_cells = [None] * max(cols)
-            for col, c in cols.items():
-                row_cells[col - 1] = c
-            ws.append(row_cells)
+        ws._values_to_row = _placed_cells  # rows are already cells: skip openpyxl's re-wrapping
+        for r in range(1, max(grid, default=0) + 1):
+            ws.append(sorted(grid.get(r, {}).items()))
     for name, ref in plan.names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     if plan.lock_structure:
