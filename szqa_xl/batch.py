@@ -30,6 +30,7 @@ from .consolidate import (
     unit_stats,
 )
 from .generate import read_manifest
+from .models import AWARD_IDS
 from .problems import Problem
 from .reader import ReturnFile, read_return
 from .standards import builtin_standard
@@ -152,6 +153,8 @@ def read_all(
             if progress:
                 progress(done, len(paths))
         return [results[p] for p in paths]
+    for award in AWARD_IDS:  # parse the standards once, before the workers are forked
+        builtin_standard(award)
     # Files travel in small chunks: fewer round trips than one task per file, while a
     # crash still loses only one chunk, whose files are then re-read one by one below.
     size = max(1, min(CHUNK, len(paths) // (workers * 4) or 1))

@@ -151,12 +151,17 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     totals = examiner_totals(tidy)
     names = tidy.groupby(GROUP, sort=False)["applicant_name"].first()
+    st = stats.assign(cons_points=stats["unit_points"].astype(float) * stats["consensus"] / 100)
+    by_applicant = st.groupby(GROUP, sort=False).agg(
+        consensus_total=("cons_points", "sum"),
+        scored_units=("consensus", "count"),
+        units=("unit", "size"),
+        flags=("flag", "sum"),
+    )
     rows = []
     for key, grp in totals.groupby(GROUP, sort=False):
         complete = grp[grp["complete"]]
-        st = stats.set_index(GROUP).loc[[key]] if not stats.empty else stats
-        cons = st["consensus"]
-        cons_total = float((st["unit_points"].astype(float) * cons / 100).sum())
+        a = by_applicant.loc[key]
         rows.append(
             {
                 **dict(zip(GROUP, key, strict=True)),
@@ -167,9 +172,9 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
                 "incomplete_examiners": sorted(grp.loc[~grp["complete"], "examiner_id"]),
                 "median_total": float(complete["total"].median()) if len(complete) else np.nan,
                 "mean_total": float(complete["total"].mean()) if len(complete) else np.nan,
-                "consensus_total": cons_total,
-                "consensus_complete": bool(cons.notna().all()),
-                "flags": int(st["flag"].sum()),
+                "consensus_total": float(a["consensus_total"]),
+                "consensus_complete": bool(a["scored_units"] == a["units"]),
+                "flags": int(a["flags"]),
             }
         )
     out = pd.DataFrame(rows)
