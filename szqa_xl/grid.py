@@ -29,8 +29,15 @@ def band_label(band: Band) -> str:
     return f"{band.min}～{band.max}%"
 
 
+_LABELS: dict[tuple[int, str], tuple[Standard, list[str]]] = {}
+
+
 def band_labels(std: Standard, kind: Kind) -> list[str]:
-    return [band_label(b) for b in std.guide(kind).bands]
+    """Dropdown labels of a guide's bands (computed once per standard object and kind)."""
+    hit = _LABELS.get((id(std), kind))
+    if hit is None or hit[0] is not std:
+        hit = _LABELS[(id(std), kind)] = (std, [band_label(b) for b in std.guide(kind).bands])
+    return list(hit[1])
 
 
 def band_values(std: Standard, band: Band) -> list[int]:

@@ -277,7 +277,8 @@ def inspect(
                     "可能被粘贴了大量内容或被篡改",
                     sname,
                 )
-            result.formula_cells[sname] = _formula_cells(xml)
+            if sname != SHEET_META:  # nothing on the metadata sheet is an input
+                result.formula_cells[sname] = _formula_cells(xml)
             if b't="e"' in xml:
                 result.error_cells[sname] = {
                     ref.decode(): value.decode(errors="replace") for ref, value in _ERROR_CELL.findall(xml)
