@@ -184,19 +184,28 @@ def read_all(
     return [results[p] for p in paths]
 
 
+IDENTITY_FIELDS = (
+    "issue_id",
+    "year",
+    "award_category",
+    "stage",
+    "applicant_id",
+    "applicant_name",
+    "examiner_id",
+    "examiner_name",
+)
+"""Who and what a file is for, as named in the metadata sheet and in the manifest alike."""
+
+
+def _identity(source: dict[str, str]) -> dict[str, str]:
+    return {key: source.get(key, "") for key in IDENTITY_FIELDS}
+
+
 def _record(rf: ReturnFile, status: str | None = None) -> ReturnRecord:
-    m = rf.meta
     return ReturnRecord(
         status=status or rf.status,
         file=str(rf.path),
-        issue_id=m.get("issue_id", ""),
-        year=m.get("year", ""),
-        award_category=m.get("award_category", ""),
-        stage=m.get("stage", ""),
-        applicant_id=m.get("applicant_id", ""),
-        applicant_name=m.get("applicant_name", ""),
-        examiner_id=m.get("examiner_id", ""),
-        examiner_name=m.get("examiner_name", ""),
+        **_identity(rf.meta),
         problems=list(rf.problems),
         sha256=rf.sha256,
         size=rf.size,
@@ -345,14 +354,7 @@ def consolidate_dir(
                 records.append(
                     ReturnRecord(
                         status="missing",
-                        issue_id=iid,
-                        year=rec.get("year", ""),
-                        award_category=rec.get("award_category", ""),
-                        stage=rec.get("stage", ""),
-                        applicant_id=rec.get("applicant_id", ""),
-                        applicant_name=rec.get("applicant_name", ""),
-                        examiner_id=rec.get("examiner_id", ""),
-                        examiner_name=rec.get("examiner_name", ""),
+                        **_identity(rec),
                         file=rec.get("path", ""),
                         problems=[Problem("missing", "已发放，未收到返回文件", rec.get("path", ""))],
                     )
@@ -391,26 +393,8 @@ def _unit_sort_key(code: str) -> tuple[int, ...]:
     return tuple(int(x) for x in str(code).split("."))
 
 
-SCORES_CSV_COLUMNS = [
-    "year",
-    "award_category",
-    "stage",
-    "applicant_id",
-    "applicant_name",
-    "examiner_id",
-    "examiner_name",
-    "unit",
-    "kind",
-    "unit_points",
-    "band",
-    "pct",
-    "points",
-    "strengths",
-    "ofi",
-    "evidence",
-    "issue_id",
-    "file",
-]
+SCORES_CSV_COLUMNS = [c for c in TIDY_COLUMNS if c != "band_index"]
+"""scores.csv: the tidy frame without the internal band index."""
 
 
 def scores_csv(tidy: pd.DataFrame) -> str:
