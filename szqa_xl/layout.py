@@ -165,6 +165,8 @@ def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10
     for para in text.split("\n"):
         units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in para)
         lines += max(1, math.ceil(units / per_line))
+    if lines > 3:  # wrapping breaks before punctuation it may not split: allow for one more line
+        lines += 1
     return lines * line_pt + 6
 
 
