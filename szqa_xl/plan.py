@@ -30,7 +30,7 @@ class Style:
     italic: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     ref: str
     value: Any
