@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import grid
 from .models import APPLICANT_KIND_ZH, KIND_ZH, Kind, ScoringUnit, Standard
-from .plan import CondFormat, Sheet, Style, Validation, Workbook
+from .plan import CondFormat, Sheet, Style, Validation, Workbook, column_letter
 from .standards import fingerprint
 
 LAYOUT_VERSION = "1"
@@ -199,16 +199,9 @@ def _lists_sheet(std: Standard, wb: Workbook) -> Sheet:
     sh = Sheet(SHEET_LISTS, state="veryHidden")
     col_idx = 1
 
-    def col_letter(i: int) -> str:
-        s = ""
-        while i:
-            i, rem = divmod(i - 1, 26)
-            s = chr(65 + rem) + s
-        return s
-
     def put_column(name: str, values: list) -> None:
         nonlocal col_idx
-        c = col_letter(col_idx)
+        c = column_letter(col_idx)
         sh.put(f"{c}1", name)
         for r, v in enumerate(values, start=2):
             sh.put(f"{c}{r}", v)

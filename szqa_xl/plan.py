@@ -13,6 +13,15 @@ from typing import Any, Literal
 SheetState = Literal["visible", "hidden", "veryHidden"]
 
 
+def column_letter(index: int) -> str:
+    """1 -> 'A', 28 -> 'AB'."""
+    letters = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
 @dataclass(frozen=True)
 class Style:
     """Cell look and lock state, in plain values."""

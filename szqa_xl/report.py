@@ -11,7 +11,7 @@ from .batch import STATUS_ZH, Consolidation
 from .consolidate import GROUP
 from .layout import text_height
 from .models import AWARD_IDS, KIND_ZH
-from .plan import Chart, CondFormat, Sheet, Style, Validation, Workbook
+from .plan import Chart, CondFormat, Sheet, Style, Validation, Workbook, column_letter
 from .standards import builtin_standard
 from .textsafe import cell_text, split_for_cells
 
@@ -37,14 +37,6 @@ STYLES: dict[str, Style] = {
 }
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
-
-
-def _letter(i: int) -> str:
-    s = ""
-    while i:
-        i, rem = divmod(i - 1, 26)
-        s = chr(65 + rem) + s
-    return s
 
 
 def _num(v) -> float | None:
@@ -111,12 +103,12 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
     headers += [f"评审员{i + 1}总分" for i in range(max_ex)]
     headers += ["总分中位数", "总分平均", "共识总分", "分歧条目", "工作表"]
     for j, h in enumerate(headers, start=1):
-        sh.put(f"{_letter(j)}3", h, "header")
+        sh.put(f"{column_letter(j)}3", h, "header")
     widths = [6, 7, 9, 10, 12, 26, 8, 8] + [18] * max_ex + [10, 10, 10, 9, 12]
-    sh.col_widths = {_letter(j): w for j, w in enumerate(widths, start=1)}
+    sh.col_widths = {column_letter(j): w for j, w in enumerate(widths, start=1)}
     sh.row_heights[3] = 30
     n = len(cons.applicants)
-    col = {h: _letter(j) for j, h in enumerate(headers, start=1)}
+    col = {h: column_letter(j) for j, h in enumerate(headers, start=1)}
     first, last = 4, 3 + max(n, 1)
     for i, (_, a) in enumerate(cons.applicants.iterrows()):
         r = 4 + i
@@ -140,7 +132,7 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
         sh.put(f"H{r}", int(a["complete_examiners"]), "int")
         for j, (ex, total) in enumerate(sorted(a["totals"].items())):
             mark = "（未完成）" if ex in a["incomplete_examiners"] else ""
-            sh.put(f"{_letter(9 + j)}{r}", f"{ex}: {total:.1f}{mark}", "center")
+            sh.put(f"{column_letter(9 + j)}{r}", f"{ex}: {total:.1f}{mark}", "center")
         sh.put(f"{col['总分中位数']}{r}", _num(a["median_total"]), "num")
         sh.put(f"{col['总分平均']}{r}", _num(a["mean_total"]), "num")
         sh.put(cons_ref, f"='{names[key]}'!{consensus_cells[key]}", "total", formula=True)
@@ -196,11 +188,11 @@ def _applicant_sheet(
     ]
     col = {}
     for j, h in enumerate(headers, start=1):
-        sh.put(f"{_letter(j)}4", cell_text(h), "header")
-        col[h.split("\n")[0]] = _letter(j)
+        sh.put(f"{column_letter(j)}4", cell_text(h), "header")
+        col[h.split("\n")[0]] = column_letter(j)
     sh.row_heights[4] = 32
     widths = [7, 14, 6, 6] + [10] * len(examiners) + [8, 8, 7, 7, 8, 7, 6, 10, 9, 30]
-    sh.col_widths = {_letter(j): w for j, w in enumerate(widths, start=1)}
+    sh.col_widths = {column_letter(j): w for j, w in enumerate(widths, start=1)}
     units = std.units()
     first = 5
     last = first + len(units) - 1
@@ -289,7 +281,7 @@ def _applicant_sheet(
         a, b = first + idx[0], first + idx[-1]
         sh.put(f"D{rr}", f"=SUM({col['共识得分']}{a}:{col['共识得分']}{b})/C{rr}*100", "num", formula=True)
     prof_last = prof_first + len(std.categories) - 1
-    chart_col = _letter(len(headers) + 2)
+    chart_col = column_letter(len(headers) + 2)
     sh.charts.append(
         Chart(
             "bar",
@@ -324,8 +316,8 @@ def _applicant_sheet(
     sh.put(f"A{r}", "编号", "header")
     sh.put(f"B{r}", "评审员", "header")
     for (a, b), h in zip(spans, ("优势", "改进机会", "佐证材料/页码"), strict=True):
-        sh.put(f"{_letter(a)}{r}", h, "header")
-        sh.merges.append(f"{_letter(a)}{r}:{_letter(b)}{r}")
+        sh.put(f"{column_letter(a)}{r}", h, "header")
+        sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
     r += 1
     comments: dict[str, list] = {}
     for t in tidy[["unit", "examiner_id", "examiner_name", "strengths", "ofi", "evidence"]].itertuples(
@@ -342,8 +334,8 @@ def _applicant_sheet(
                 height = 18.0
                 for (a, b), p, w in zip(spans, parts, span_width, strict=True):
                     text = p[k] if k < len(p) else ""
-                    sh.put(f"{_letter(a)}{r}", text, "text")
-                    sh.merges.append(f"{_letter(a)}{r}:{_letter(b)}{r}")
+                    sh.put(f"{column_letter(a)}{r}", text, "text")
+                    sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
                     height = max(height, text_height(text, w))
                 sh.row_heights[r] = min(409.0, height)
                 r += 1
@@ -360,7 +352,7 @@ def _examiners(cons: Consolidation) -> Sheet:
     )
     headers = ["评审员编号", "评审员", "评分表数", "已评条目", "平均偏差（百分点）", "平均绝对偏差"]
     for j, h in enumerate(headers, start=1):
-        sh.put(f"{_letter(j)}3", h, "header")
+        sh.put(f"{column_letter(j)}3", h, "header")
     sh.col_widths = {"A": 12, "B": 14, "C": 10, "D": 10, "E": 16, "F": 14}
     for i, (_, e) in enumerate(cons.examiners.iterrows()):
         r = 4 + i
@@ -392,7 +384,7 @@ def _returns(cons: Consolidation) -> Sheet:
         "原因（工作表!单元格）",
     ]
     for j, h in enumerate(headers, start=1):
-        sh.put(f"{_letter(j)}3", h, "header")
+        sh.put(f"{column_letter(j)}3", h, "header")
     sh.col_widths = dict(zip("ABCDEFGHIJK", [14, 40, 14, 7, 10, 10, 10, 20, 10, 10, 70], strict=True))
     order = {"rejected": 0, "duplicate": 1, "missing": 2, "incomplete": 3, "accepted": 4, "skipped": 5}
     for i, rec in enumerate(sorted(cons.returns, key=lambda x: (order[x.status], x.file))):
@@ -417,7 +409,7 @@ def _returns(cons: Consolidation) -> Sheet:
         ]
         for j, v in enumerate(values, start=1):
             style = "bad" if rec.status in ("rejected", "duplicate", "missing") and j in (1, 11) else "text"
-            sh.put(f"{_letter(j)}{r}", split_for_cells(cell_text(str(v)))[0], style)
+            sh.put(f"{column_letter(j)}{r}", split_for_cells(cell_text(str(v)))[0], style)
         sh.row_heights[r] = min(
             409.0, max(18.0, 14.0 * (rec.reasons.count("\n") + 1 + len(rec.reasons) // 45))
         )
@@ -430,7 +422,7 @@ def _sources(cons: Consolidation) -> Sheet:
     sh.put("A2", f"返回文件夹：{cell_text(cons.returns_dir)}", "subtitle")
     headers = ["文件", "SHA-256", "大小（字节）", "发放编号", "读取时间", "状态"]
     for j, h in enumerate(headers, start=1):
-        sh.put(f"{_letter(j)}3", h, "header")
+        sh.put(f"{column_letter(j)}3", h, "header")
     sh.col_widths = {"A": 50, "B": 68, "C": 12, "D": 34, "E": 22, "F": 14}
     rows = [rec for rec in cons.returns if rec.status not in ("missing",)]
     for i, rec in enumerate(sorted(rows, key=lambda x: x.file)):
@@ -438,7 +430,7 @@ def _sources(cons: Consolidation) -> Sheet:
         for j, v in enumerate(
             [rec.file, rec.sha256, rec.size, rec.issue_id, rec.read_at, STATUS_ZH[rec.status]], start=1
         ):
-            sh.put(f"{_letter(j)}{r}", cell_text(v) if isinstance(v, str) else v, "plain")
+            sh.put(f"{column_letter(j)}{r}", cell_text(v) if isinstance(v, str) else v, "plain")
     return sh
 
 
