@@ -5,6 +5,7 @@ Also the examiner simulation used by tests and benchmarks (:func:`fill_scoreshee
 
 from __future__ import annotations
 
+import datetime
 import random
 import shutil
 from collections.abc import Callable
@@ -80,7 +81,7 @@ def fill_scoresheet(
         wb[sheet][ref] = declaration
     if date is not None:
         sheet, ref = cover["date"].split("!")
-        wb[sheet][ref] = date
+        wb[sheet][ref] = datetime.date.fromisoformat(date)  # a real date, as the cell's validation expects
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     wb.save(dst)

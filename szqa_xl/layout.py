@@ -94,6 +94,12 @@ STYLES: dict[str, Style] = {
     "cat_num": Style(
         bold=True, size=11, fill="D9E1F2", border=True, valign="center", halign="center", number_format="0.0"
     ),
+    "cat_pts": Style(
+        bold=True, size=11, fill="D9E1F2", border=True, valign="center", halign="center", number_format="0"
+    ),
+    "total_pts": Style(
+        bold=True, size=12, fill="FCE4D6", border=True, halign="center", valign="center", number_format="0"
+    ),
     "code": Style(bold=True, border=True, halign="center"),
     "text": Style(border=True, wrap=True),
     "small": Style(border=True, wrap=True, size=9),
@@ -101,7 +107,9 @@ STYLES: dict[str, Style] = {
     "input": Style(fill="FFF2CC", border=True, halign="center", locked=False),
     "input_pct": Style(fill="FFF2CC", border=True, halign="center", locked=False, number_format="0"),
     "input_text": Style(fill="FFF2CC", border=True, wrap=True, locked=False),
-    "input_date": Style(fill="FFF2CC", border=True, locked=False, number_format="yyyy-mm-dd", halign="left"),
+    "input_date": Style(
+        fill="FFF2CC", border=True, locked=False, number_format="yyyy-mm-dd", halign="left", valign="center"
+    ),
     "score": Style(border=True, halign="center", number_format="0.0"),
     "status": Style(border=True, halign="center", size=9),
     "total": Style(bold=True, size=12, fill="FCE4D6", border=True, valign="center"),
@@ -251,7 +259,7 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
         name = f"{cat.name}（{cat.detail_name}）" if cat.detail_name else cat.name
         sh.put(f"{c['code']}{cat_row}", cat.code, "cat")
         sh.put(f"{c['name']}{cat_row}", name, "cat")
-        sh.put(f"{c['points']}{cat_row}", cat.points, "cat_num")
+        sh.put(f"{c['points']}{cat_row}", cat.points, "cat_pts")
         sh.put(f"{c['requirement']}{cat_row}", cat.description or "", "cat")
         sh.merges.append(f"{c['requirement']}{cat_row}:{c['guidance']}{cat_row}")
         for key in ("band", "pct", "band_text", "strengths", "ofi", "evidence"):
@@ -278,7 +286,7 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     total_row = row
     sh.put(f"{c['code']}{total_row}", "总分", "total")
     sh.merges.append(f"{c['code']}{total_row}:{c['name']}{total_row}")
-    sh.put(f"{c['points']}{total_row}", std.total_points, "total_num")
+    sh.put(f"{c['points']}{total_row}", std.total_points, "total_pts")
     sh.put(f"{c['score']}{total_row}", "=" + "+".join(subtotal_cells), "total_num", formula=True)
     count_formula = "+".join(f'COUNTIF({r},"{grid.STATUS_OK}")' for r in status_ranges)
     sh.put(f"{c['status']}{total_row}", f'={count_formula}&"/"&{n_units}', "total", formula=True)
