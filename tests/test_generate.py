@@ -147,7 +147,8 @@ def test_roster_missing_column_is_named(tmp_path):
     lines = ["EC-001,深圳湾精密制造有限公司,economic,organisation,李明,材料评审"]
     result = run("generate", "--roster", roster_file(tmp_path, lines, header), "--year", "2027", "--out", out)
     assert result.exit_code == 1
-    assert "examiner_id" in flat(result.output), result.output
+    text = flat(result.output)
+    assert "名单缺少列" in text and "examiner_id" in text, result.output
     assert written(out) == []
 
 
