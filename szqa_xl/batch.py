@@ -32,7 +32,7 @@ from .consolidate import (
 from .generate import read_manifest
 from .models import AWARD_IDS
 from .problems import Problem
-from .reader import ReturnFile, read_return
+from .reader import ReturnFile, check_issue, read_return
 from .standards import builtin_standard
 from .textsafe import csv_safe
 
@@ -282,40 +282,7 @@ def consolidate_dir(
             if rf.path.is_relative_to(returns_dir)
             else str(rf.path)
         )
-        if rf.status != "rejected":
-            if year_s is not None and rf.meta.get("year") != year_s:
-                rf.problems.append(
-                    Problem(
-                        "wrong-year",
-                        f"评审年度为 {rf.meta.get('year') or '空'}，本次汇总的是 {year_s} 年度",
-                        rf.name,
-                        "封面",
-                    )
-                )
-            if issued is not None:
-                rec = issued.get(rf.meta.get("issue_id", ""))
-                if rec is None:
-                    rf.problems.append(
-                        Problem(
-                            "unknown-issue",
-                            "发放编号不在发放清单中（不是本次下发的评分表）",
-                            rf.name,
-                            "_meta",
-                        )
-                    )
-                else:
-                    for key in ("year", "award_category", "stage", "applicant_id", "examiner_id"):
-                        if rec.get(key, "") != rf.meta.get(key, ""):
-                            rf.problems.append(
-                                Problem(
-                                    "manifest-mismatch",
-                                    f"{key} 为 {rf.meta.get(key)!r}，与发放清单 {rec.get(key)!r} 不符（文件被改动或是他人的评分表）",
-                                    rf.name,
-                                    "_meta",
-                                )
-                            )
-            if rf.errors:
-                rf.status = "rejected"
+        check_issue(rf, year_s, issued)
         record = _record(rf)
         record.file = rel
         if rf.status != "rejected":

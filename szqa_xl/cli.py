@@ -198,18 +198,13 @@ def check_cmd(
     Example: szqa check 2027_经济类_EC-001_E01_李明.xlsx
     """
     from .batch import read_all
+    from .reader import check_issue
 
     if not file.is_file():
         err.print(f"[red]error:[/red] no such file: {file}")
         raise typer.Exit(2)
     (rf,) = read_all([file], workers=1)
-    if year is not None and rf.meta.get("year") not in (None, str(year)) and rf.status != "rejected":
-        from .problems import Problem
-
-        rf.problems.append(
-            Problem("wrong-year", f"评审年度为 {rf.meta.get('year')}，应为 {year}", rf.name, "封面")
-        )
-        rf.status = "rejected"
+    check_issue(rf, None if year is None else str(year))
     verdict = {
         "accepted": "[green]可以提交[/green]：全部条目已评分且一致，声明已签署。",
         "incomplete": "[yellow]尚未完成[/yellow]：文件有效，但还有未完成的条目或声明。",

@@ -409,8 +409,6 @@ def _describe(v: object) -> str:
 
 def read_return(
     path: Path | str,
-    expected_year: int | None = None,
-    manifest: dict[str, dict[str, str]] | None = None,
 ) -> ReturnFile:
     """Read one returned scoresheet and judge it: accepted, incomplete or rejected (with reasons)."""
     path = Path(path)
@@ -463,11 +461,11 @@ def read_return(
         )
         return rf
 
-    _validate(rf, sheets, pre, expected_year, manifest)
+    _validate(rf, sheets, pre)
     return rf
 
 
-def _validate(rf, sheets, pre: Preflight, expected_year, manifest) -> None:
+def _validate(rf, sheets, pre: Preflight) -> None:
     name = rf.name
     probs = rf.problems
 
@@ -545,29 +543,6 @@ def _validate(rf, sheets, pre: Preflight, expected_year, manifest) -> None:
         for key, label in labels.items():
             if not meta.get(key):
                 add("identity-missing", f"空白模板未填写{label}", "封面", exp_cover[key].split("!")[1])
-    if expected_year is not None and meta.get("year") != str(expected_year):
-        add(
-            "wrong-year",
-            f"评审年度为 {meta.get('year') or '空'}，本次汇总的是 {expected_year} 年度",
-            SHEET_META,
-        )
-    if manifest is not None:
-        issued = manifest.get(meta.get("issue_id", ""))
-        if issued is None:
-            add(
-                "unknown-issue",
-                f"发放编号 {meta.get('issue_id', '')[:12]} 不在发放清单中（不是本次下发的评分表）",
-                SHEET_META,
-            )
-        else:
-            for key in ("year", "award_category", "stage", "applicant_id", "examiner_id", "fingerprint"):
-                if issued.get(key, "") != meta.get(key, ""):
-                    add(
-                        "manifest-mismatch",
-                        f"元数据 {key} 为 {meta.get(key)!r}，与发放清单记录 {issued.get(key)!r} 不符（文件被改动或是他人的评分表）",
-                        SHEET_META,
-                    )
-
     # Locked cells: codes, names, points, requirement and guidance text unchanged.
     formula_cells = pre.formula_cells.get(SHEET_SCORES, set())
     merged = pre.merges.get(SHEET_SCORES, [])
@@ -690,3 +665,46 @@ def _validate(rf, sheets, pre: Preflight, expected_year, manifest) -> None:
         rf.status = "accepted"
     else:
         rf.status = "incomplete"
+
+
+def check_issue(
+    rf: ReturnFile, year: str | None = None, issued: dict[str, dict[str, str]] | None = None
+) -> None:
+    """The checks that need context beyond the file: the award year wanted, and the manifest of issued files.
+
+    Adds the problems to ``rf`` and rejects it when any is found; a file already
+    rejected is left as it is.
+    """
+    if rf.status == "rejected":
+        return
+    meta = rf.meta
+    if year is not None and meta.get("year") != year:
+        rf.problems.append(
+            Problem(
+                "wrong-year",
+                f"评审年度为 {meta.get('year') or '空'}，本次汇总的是 {year} 年度",
+                rf.name,
+                "封面",
+            )
+        )
+    if issued is not None:
+        rec = issued.get(meta.get("issue_id", ""))
+        if rec is None:
+            rf.problems.append(
+                Problem(
+                    "unknown-issue", "发放编号不在发放清单中（不是本次下发的评分表）", rf.name, SHEET_META
+                )
+            )
+        else:
+            for key in ("year", "award_category", "stage", "applicant_id", "examiner_id"):
+                if rec.get(key, "") != meta.get(key, ""):
+                    rf.problems.append(
+                        Problem(
+                            "manifest-mismatch",
+                            f"{key} 为 {meta.get(key)!r}，与发放清单 {rec.get(key)!r} 不符（文件被改动或是他人的评分表）",
+                            rf.name,
+                            SHEET_META,
+                        )
+                    )
+    if rf.errors:
+        rf.status = "rejected"
