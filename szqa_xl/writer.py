@@ -1,8 +1,13 @@
-"""The only module that writes .xlsx files: renders a :mod:`plan` with openpyxl."""
+"""The only module that writes .xlsx files: renders a :mod:`plan` with openpyxl plus a fast cell serialiser."""
 
 from __future__ import annotations
 
-from copy import copy
+import datetime
+import math
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from openpyxl import Workbook as XLWorkbook
@@ -10,14 +15,14 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
-from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .atomic import atomic_path
-from .plan import Style, Workbook
+from .plan import Cell as PlanCell
+from .plan import Sheet, Style, Workbook, column_letter
 from .textsafe import cell_text
 
 FONT_NAME = "等线"
@@ -44,153 +49,227 @@ def _ref_range(ref: str):
     return sheet.strip("'"), cells.replace("$", "")
 
 
+_REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
+_COLUMN_INDEX = {column_letter(i): i for i in range(1, 16385)}
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
 def _split(ref: str) -> tuple[int, int]:
     """'AB12' -> (12, 28)."""
-    col, row = coordinate_from_string(ref)
-    return row, column_index_from_string(col)
+    m = _REF.fullmatch(ref)
+    if m is None:
+        raise ValueError(f"not a cell reference: {ref!r}")
+    return int(m.group(2)), _COLUMN_INDEX[m.group(1)]
 
 
-def _placed_cells(row: list[tuple[int, WriteOnlyCell]], row_idx: int):
-    """Rows appended by :func:`build` are (column, cell) pairs already holding value and style."""
-    for col, cell in row:
-        cell.column, cell.row = col, row_idx
-        yield cell
+def _cell_xml(ref: str, cell: PlanCell, style_id: int) -> str:
+    """One ``<c>`` element, in the form openpyxl writes it (inline strings, no shared-string table)."""
+    s = f' s="{style_id}"' if style_id else ""
+    value = cell.value
+    if isinstance(value, str):
+        if cell.formula:
+            return f'<c r="{ref}"{s}><f>{value[1:].translate(_ESCAPES)}</f><v></v></c>'
+        text = cell_text(value)  # never a formula or an error value from text
+        if not text:
+            return f'<c r="{ref}"{s}/>'
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text.translate(_ESCAPES)}</t></is></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        if math.isnan(value) or math.isinf(value):
+            return f'<c r="{ref}"{s}/>'
+        return f'<c r="{ref}"{s} t="n"><v>{value:.16g}</v></c>'
+    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
+        return f'<c r="{ref}"{s} t="n"><v>{to_excel(value):.16g}</v></c>'
+    if value is None:
+        return f'<c r="{ref}"{s}/>' if style_id else ""
+    raise TypeError(f"cannot write {type(value).__name__} to cell {ref}")
 
 
-def build(plan: Workbook) -> XLWorkbook:
-    """An openpyxl workbook from a plan (not saved).
+def _sheet_rows(sp: Sheet, style_ids: dict[str | None, int]) -> Iterator[str]:
+    """The ``<row>`` elements of a sheet's ``<sheetData>``, rows and cells in order."""
+    rows: dict[int, list[tuple[int, str, PlanCell]]] = {}
+    for cell in sp.cells:
+        row, col = _split(cell.ref)
+        rows.setdefault(row, []).append((col, cell.ref, cell))
+    heights = sp.row_heights
+    for r in sorted(rows.keys() | heights.keys()):
+        ht = f' ht="{heights[r]:g}" customHeight="1"' if r in heights else ""
+        cells = "".join(_cell_xml(ref, c, style_ids[c.style]) for _, ref, c in sorted(rows.get(r, ())))
+        yield f'<row r="{r}"{ht}>{cells}</row>' if cells else f'<row r="{r}"{ht}/>'
 
-    Write-only mode: rows are streamed to the file as they are appended, so
-    memory does not grow with the size of the workbook, and each style is
-    resolved once and copied as a StyleArray rather than re-registered per cell.
-    """
-    wb = XLWorkbook(write_only=True)
-    style_cache: dict[str, object] = {}
 
-    def styled(ws, name: str):
-        if name not in style_cache:
-            probe = WriteOnlyCell(ws)
-            p = _style_parts(plan.styles[name])
-            probe.font, probe.fill, probe.alignment = p["font"], p["fill"], p["alignment"]
-            probe.border, probe.protection, probe.number_format = (
-                p["border"],
-                p["protection"],
-                p["number_format"],
-            )
-            style_cache[name] = probe._style
-        return style_cache[name]
+def _merge_xml(merges: list[str]) -> str:
+    if not merges:
+        return ""
+    body = "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+    return f'<mergeCells count="{len(merges)}">{body}</mergeCells>'
 
-    sheets = {sp.title: wb.create_sheet(sp.title) for sp in plan.sheets}
-    for sp in plan.sheets:
-        ws = sheets[sp.title]
-        grid: dict[int, dict[int, object]] = {}
-        for cell in sp.cells:
-            row, col = _split(cell.ref)
-            c = WriteOnlyCell(ws)
-            value = cell.value
-            if isinstance(value, str):
-                if cell.formula:
-                    c._value, c.data_type = value, "f"
-                else:  # never a formula or an error value from text
-                    c._value, c.data_type = cell_text(value), "s"
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                c._value, c.data_type = value, "n"
-            else:
-                c.value = value
-            if cell.style:
-                c._style = copy(styled(ws, cell.style))
-            grid.setdefault(row, {})[col] = c
-        # Plan merges never overlap: register them at once (MultiCellRange.add is quadratic).
-        ws.merged_cells = MultiCellRange([CellRange(rng) for rng in sp.merges])
-        for col, width in sp.col_widths.items():
-            ws.column_dimensions[col].width = width
-        for col in sp.hidden_cols:
-            ws.column_dimensions[col].hidden = True
-        for row, height in sp.row_heights.items():
-            ws.row_dimensions[row].height = height
-        for v in sp.validations:
-            dv = DataValidation(
-                type=v.kind,
-                formula1=v.formula1,
-                formula2=v.formula2,
-                operator=v.operator,
-                allow_blank=v.allow_blank,
-                showErrorMessage=True,
-                showInputMessage=bool(v.prompt),
-                errorStyle="stop",
-                errorTitle=v.error_title,
-                error=v.error,
-                promptTitle=v.prompt_title,
-                prompt=v.prompt,
-            )
-            dv.add(v.sqref)
-            ws.data_validations.append(dv)
-        for cf in sp.cond_formats:
-            font = Font(color=cf.font_color) if cf.font_color else None
-            ws.conditional_formatting.add(
-                cf.sqref,
-                FormulaRule(formula=[cf.formula], fill=PatternFill("solid", bgColor=cf.fill), font=font),
-            )
-        for ch in sp.charts:
-            chart = BarChart()
-            chart.type = "bar" if ch.kind == "bar" else "col"
-            chart.title = ch.title
-            chart.width, chart.height = ch.width_cm, ch.height_cm
-            if ch.y_title:
-                chart.y_axis.title = ch.y_title
-            dsheet, drange = _ref_range(ch.data_ref)
-            csheet, crange = _ref_range(ch.cats_ref)
-            data = Reference(sheets[dsheet], range_string=f"'{dsheet}'!{drange}")
-            cats = Reference(sheets[csheet], range_string=f"'{csheet}'!{crange}")
-            chart.add_data(data, titles_from_data=True)
-            chart.set_categories(cats)
-            ws.add_chart(chart, ch.anchor)
-        if sp.freeze:
-            ws.freeze_panes = sp.freeze
-        ws.sheet_state = sp.state
-        if sp.tab_color:
-            ws.sheet_properties.tabColor = sp.tab_color
-        ws.page_setup.paperSize = "9"  # A4
-        ws.page_setup.orientation = "landscape" if sp.landscape else "portrait"
-        if sp.fit_width:
-            ws.sheet_properties.pageSetUpPr.fitToPage = True
-            ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 0
-        ws.page_margins.left = ws.page_margins.right = 0.4
-        ws.page_margins.top = ws.page_margins.bottom = 0.5
-        ws.print_options.gridLines = False
-        if sp.print_title_rows:
-            ws.print_title_rows = sp.print_title_rows
-        ws.oddFooter.center.text = "&A 第 &P 页 / 共 &N 页"
-        if sp.protect:
-            ws.protection.sheet = True
-            ws.protection.formatColumns = False
-            ws.protection.formatRows = False
-            ws.protection.selectLockedCells = False
-            ws.protection.selectUnlockedCells = False
-        ws._values_to_row = _placed_cells  # rows are already cells: skip openpyxl's re-wrapping
-        for r in range(1, max(grid, default=0) + 1):
-            ws.append(sorted(grid.get(r, {}).items()))
-    for name, ref in plan.names.items():
-        wb.defined_names[name] = DefinedName(name, attr_text=ref)
-    if plan.lock_structure:
-        wb.security = WorkbookProtection(lockStructure=True)
-    wb.properties.title = plan.title
-    wb.properties.creator = "szqa-xl"
-    visible = [i for i, s in enumerate(plan.sheets) if s.state == "visible"]
-    wb.active = plan.active if plan.active in visible else visible[0]
-    return wb
+
+def _skeleton(ws, sp: Sheet, sheets: dict) -> None:
+    """Everything of a sheet but its cells and merges, set on an openpyxl write-only sheet."""
+    for col, width in sp.col_widths.items():
+        ws.column_dimensions[col].width = width
+    for col in sp.hidden_cols:
+        ws.column_dimensions[col].hidden = True
+    for v in sp.validations:
+        dv = DataValidation(
+            type=v.kind,
+            formula1=v.formula1,
+            formula2=v.formula2,
+            operator=v.operator,
+            allow_blank=v.allow_blank,
+            showErrorMessage=True,
+            showInputMessage=bool(v.prompt),
+            errorStyle="stop",
+            errorTitle=v.error_title,
+            error=v.error,
+            promptTitle=v.prompt_title,
+            prompt=v.prompt,
+        )
+        dv.add(v.sqref)
+        ws.data_validations.append(dv)
+    for cf in sp.cond_formats:
+        font = Font(color=cf.font_color) if cf.font_color else None
+        ws.conditional_formatting.add(
+            cf.sqref,
+            FormulaRule(formula=[cf.formula], fill=PatternFill("solid", bgColor=cf.fill), font=font),
+        )
+    for ch in sp.charts:
+        chart = BarChart()
+        chart.type = "bar" if ch.kind == "bar" else "col"
+        chart.title = ch.title
+        chart.width, chart.height = ch.width_cm, ch.height_cm
+        if ch.y_title:
+            chart.y_axis.title = ch.y_title
+        dsheet, drange = _ref_range(ch.data_ref)
+        csheet, crange = _ref_range(ch.cats_ref)
+        data = Reference(sheets[dsheet], range_string=f"'{dsheet}'!{drange}")
+        cats = Reference(sheets[csheet], range_string=f"'{csheet}'!{crange}")
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(cats)
+        ws.add_chart(chart, ch.anchor)
+    if sp.freeze:
+        ws.freeze_panes = sp.freeze
+    ws.sheet_state = sp.state
+    if sp.tab_color:
+        ws.sheet_properties.tabColor = sp.tab_color
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.orientation = "landscape" if sp.landscape else "portrait"
+    if sp.fit_width:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.print_options.gridLines = False
+    if sp.print_title_rows:
+        ws.print_title_rows = sp.print_title_rows
+    ws.oddFooter.center.text = "&A 第 &P 页 / 共 &N 页"
+    if sp.protect:
+        ws.protection.sheet = True
+        ws.protection.formatColumns = False
+        ws.protection.formatRows = False
+        ws.protection.selectLockedCells = False
+        ws.protection.selectUnlockedCells = False
 
 
 def write(plan: Workbook, path: Path | str) -> None:
-    """Write the plan to ``path`` as is (callers that manage atomicity themselves)."""
-    build(plan).save(path)
+    """Write the plan to ``path`` as is (callers that manage atomicity themselves).
+
+    openpyxl (write-only mode) writes every part of the package except the cells
+    and merged ranges: styles, validations, conditional formats, charts, names,
+    protection, page setup. Cells and merges, the bulk of a large workbook, are
+    serialised here straight to XML, one sheet at a time into a temporary file,
+    and spliced into each worksheet part when the package is assembled. Sheets
+    are taken from ``plan.sheets`` one by one, so a lazily planned workbook is
+    never held in memory whole.
+    """
+    with tempfile.TemporaryDirectory(prefix="szqa-xl-") as tmp:
+        wb = XLWorkbook(write_only=True)
+        style_ids: dict[str | None, int] = {None: 0}
+        sheets: dict[str, object] = {}
+        bodies: list[tuple[object, Path, int]] = []  # (worksheet, file of rows + merges, offset of merges)
+        visible: list[int] = []
+        for i, sp in enumerate(plan.sheets):
+            ws = wb.create_sheet(sp.title)
+            sheets[sp.title] = ws
+            if sp.state == "visible":
+                visible.append(i)
+            for name in dict.fromkeys(c.style for c in sp.cells):  # first-use order: reproducible files
+                if name not in style_ids:
+                    style_ids[name] = _style_id(ws, plan.styles[name])
+            _skeleton(ws, sp, sheets)
+            body = Path(tmp) / f"sheet{i}.xml"
+            with open(body, "wb") as f:
+                for chunk in _sheet_rows(sp, style_ids):
+                    f.write(chunk.encode("utf-8"))
+                offset = f.tell()
+                f.write(_merge_xml(sp.merges).encode("utf-8"))
+            bodies.append((ws, body, offset))
+        for name, ref in plan.names.items():
+            wb.defined_names[name] = DefinedName(name, attr_text=ref)
+        if plan.lock_structure:
+            wb.security = WorkbookProtection(lockStructure=True)
+        wb.properties.title = plan.title
+        wb.properties.creator = "szqa-xl"
+        wb.active = plan.active if plan.active in visible else visible[0]
+        skeleton = Path(tmp) / "skeleton.xlsx"
+        wb.save(skeleton)
+        _assemble(skeleton, {ws.path[1:]: (body, offset) for ws, body, offset in bodies}, Path(path))
+
+
+def _style_id(ws, style: Style) -> int:
+    """Register a plan style with the workbook once; its index in the cell formats."""
+    probe = WriteOnlyCell(ws)
+    p = _style_parts(style)
+    probe.font, probe.fill, probe.alignment = p["font"], p["fill"], p["alignment"]
+    probe.border, probe.protection, probe.number_format = p["border"], p["protection"], p["number_format"]
+    return probe.style_id
+
+
+_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
+_PROTECTION = re.compile(rb"<sheetProtection[^>]*/>")
+
+
+def _assemble(skeleton: Path, bodies: dict[str, tuple[Path, int]], out: Path) -> None:
+    """Copy the skeleton package to ``out``, each worksheet part with its cells and merges spliced in.
+
+    In a worksheet part ``<mergeCells>`` follows ``<sheetData>`` and the optional
+    ``<sheetProtection>``; nothing else openpyxl writes can come between them.
+    """
+    with (
+        zipfile.ZipFile(skeleton) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst,
+    ):
+        for info in src.infolist():
+            data = src.read(info)
+            target = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            target.compress_type = zipfile.ZIP_DEFLATED
+            if info.filename not in bodies:
+                dst.writestr(target, data)
+                continue
+            body, offset = bodies[info.filename]
+            m = _SHEET_DATA.search(data)
+            if m is None:
+                raise RuntimeError(f"no empty <sheetData> in {info.filename} of the openpyxl skeleton")
+            head, tail = data[: m.start()], data[m.end() :]
+            p = _PROTECTION.match(tail)
+            protection, tail = (tail[: p.end()], tail[p.end() :]) if p else (b"", tail)
+            with dst.open(target, "w", force_zip64=True) as w, open(body, "rb") as f:
+                w.write(head + b"<sheetData>")
+                remaining = offset
+                while remaining:
+                    chunk = f.read(min(remaining, 1 << 20))
+                    w.write(chunk)
+                    remaining -= len(chunk)
+                w.write(b"</sheetData>" + protection + f.read() + tail)
 
 
 def render(plan: Workbook, path: Path | str) -> Path:
     """Write the plan to ``path`` atomically."""
     path = Path(path)
-    wb = build(plan)
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        write(plan, tmp)
     return path
