@@ -7,8 +7,6 @@ rejected with a reason, and no input file is opened for writing.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -34,7 +32,7 @@ from .models import AWARD_IDS
 from .problems import Problem
 from .reader import ReturnFile, check_issue, read_return
 from .standards import builtin_standard
-from .textsafe import csv_safe
+from .textsafe import FORMULA_LEADS
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".csv"}
 STATUS_ZH = {
@@ -366,20 +364,17 @@ SCORES_CSV_COLUMNS = [c for c in TIDY_COLUMNS if c != "band_index"]
 
 def scores_csv(tidy: pd.DataFrame) -> str:
     """The tidy frame as CSV text, every text cell neutralised against formula injection."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")  # CRLF, so a CR inside a field is quoted too
-    w.writerow(SCORES_CSV_COLUMNS)
-    for rec in tidy[SCORES_CSV_COLUMNS].itertuples(index=False):
-        out = []
-        for v in rec:
-            if v is None or (isinstance(v, float) and pd.isna(v)):
-                out.append("")
-            elif isinstance(v, float):
-                out.append(f"{v:g}")
-            else:
-                out.append(csv_safe(str(v)))
-        w.writerow(out)
-    return buf.getvalue()
+    out = {}
+    for name in SCORES_CSV_COLUMNS:
+        col = tidy[name]
+        if pd.api.types.is_float_dtype(col):
+            out[name] = col  # written with %g, blank when missing
+            continue
+        text = col.astype(str)
+        text = text.mask(text.str.startswith(FORMULA_LEADS), "'" + text)
+        out[name] = text.mask(col.isna(), "")
+    # CRLF, so a CR inside a field is quoted too
+    return pd.DataFrame(out).to_csv(index=False, lineterminator="\r\n", float_format="%g", na_rep="")
 
 
 def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False) -> dict[str, Path]:

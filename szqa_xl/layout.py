@@ -9,6 +9,7 @@ never row positions.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from . import grid
@@ -162,6 +163,10 @@ class ScoresheetPlan:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+_WIDE = re.compile("[\u2e81-\U0010ffff]")
+"""Characters counted two width units wide (CJK and everything above U+2E80)."""
+
+
 def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10.0) -> float:
     """Row height in points that shows ``text`` wrapped in a column ``width`` characters wide.
 
@@ -171,7 +176,7 @@ def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10
     per_line = max(1.0, width * 12.0 / size)  # measured in LibreOffice: ~1.3 width units per CJK char at 9 pt
     lines = 0
     for para in text.split("\n"):
-        units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in para)
+        units = len(para) + len(_WIDE.findall(para))
         lines += max(1, math.ceil(units / per_line))
     if lines > 3:  # wrapping breaks before punctuation it may not split: allow for one more line
         lines += 1

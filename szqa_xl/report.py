@@ -160,9 +160,12 @@ def _applicant_sheet(
     """One applicant's sheet from its rows of the tidy frame and of the unit statistics."""
     year, award, stage, applicant = key
     std = builtin_standard(award)
-    stats = stats.set_index("unit")
+    # Plain dicts: one lookup per cell, not one pandas indexing call.
+    unit_stats = {r["unit"]: r for r in stats.to_dict("records")}
     examiners = sorted(tidy["examiner_id"].unique())
-    ex_names = tidy.groupby("examiner_id")["examiner_name"].first()
+    ex_names: dict[str, str] = {}
+    for e, n in zip(tidy["examiner_id"], tidy["examiner_name"], strict=True):
+        ex_names.setdefault(e, n)
     sh = Sheet(name, freeze="C5", print_title_rows="4:4")
     app_name = tidy["applicant_name"].iloc[0] if len(tidy) else ""
     sh.put("A1", cell_text(f"{applicant} {app_name}"), "title")
@@ -196,10 +199,10 @@ def _applicant_sheet(
     units = std.units()
     first = 5
     last = first + len(units) - 1
-    pct_lookup = tidy.set_index(["unit", "examiner_id"])["pct"]
+    pct_lookup = dict(zip(zip(tidy["unit"], tidy["examiner_id"], strict=True), tidy["pct"], strict=True))
     for i, unit in enumerate(units):
         r = first + i
-        st = stats.loc[unit.code] if unit.code in stats.index else None
+        st = unit_stats.get(unit.code)
         sh.put(f"A{r}", unit.code, "center")
         sh.put(f"B{r}", unit.name, "text")
         sh.put(f"C{r}", unit.points, "int")
