@@ -14,7 +14,7 @@ import io
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
@@ -80,7 +80,6 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 _REF_ATTR = re.compile(rb' r="([A-Z]{0,3})(\d+)"')  # r= of <row> and <c> (whitespace normalised first)
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"')
-_FORMULA_CELL = re.compile(rb'\br="([A-Z]+\d+)"[^>]*>\s*<(?:\w+:)?f\b')
 _ERROR_CELL = re.compile(
     rb'<(?:\w+:)?c\s(?=[^>]*?\st="e")[^>]*?\br="([A-Z]+\d+)"[^>]*>'
     rb"(?:\s*<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>))?\s*(?:<(?:\w+:)?v>([^<]*)<)?"
@@ -115,12 +114,44 @@ def split_ref(ref: str) -> tuple[int, int]:
     return int(m.group(2)), col_to_num(m.group(1))
 
 
+_F_TAG = re.compile(rb"<f[\s>/]")  # literal prefix: a fast scan
+_PREFIXED_F = re.compile(rb":f[\s>/]")
+_F_TAG_PREFIXED = re.compile(rb"<(?:\w+:)?f[\s>/]")  # only for files whose elements carry a prefix
+_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
 def _formula_cells(xml: bytes) -> set[str]:
-    """References of the cells that hold a formula (``<f>`` is always a cell's first child)."""
-    return {ref.decode() for ref in _FORMULA_CELL.findall(xml)}
+    """References of the cells that hold a formula (``<f>`` is always a cell's first child).
+
+    Each ``<f`` element is found by a literal search; its cell is the start tag
+    just before it (``<`` cannot occur inside an attribute value or text, so the
+    last ``<`` before ``<f`` opens that tag), when only whitespace lies between.
+    The tag's attributes are parsed properly, so neither a ``>`` nor a fake
+    ``r="…"`` inside another attribute's value hides or misplaces a formula.
+    """
+    refs = set()
+    prefixed = _PREFIXED_F.search(xml) is not None  # one literal scan; rare in practice
+    for m in (_F_TAG_PREFIXED if prefixed else _F_TAG).finditer(xml):
+        tag = xml.rfind(b"<", 0, m.start())
+        end = xml.rfind(b">", tag, m.start())
+        if tag < 0 or end < 0 or xml[end + 1 : m.start()].strip():
+            continue
+        for a in _ATTR.finditer(xml, tag, end):
+            if a.group(1) == b"r":
+                refs.add((a.group(2) if a.group(2) is not None else a.group(3)).decode(errors="replace"))
+                break
+    return refs
 
 
-_FAR_REF = re.compile(rb' r="(?:[A-Z]{0,3}\d{4}|[A-Z]{3}|[C-Z][A-Z]|B[M-Z])')
+_FAR_REF = re.compile(rb'r="(?:[A-Z]{0,3}\d{4}|[A-Z]{3}|[C-Z][A-Z]|B[M-Z])')
+"""Any attribute ending in r= counts (a superset of cell and row references, whatever the whitespace
+before them): a false alarm only costs the slow, exact path."""
+_ERROR_TYPE = re.compile(rb't="e"')
+
+
+def _has_dtd(xml: bytes) -> bool:
+    """A DOCTYPE or ENTITY declaration anywhere (``!`` is rare in sheet XML: one fast scan first)."""
+    return b"!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml)
 """A reference at row ≥ 1000 or column ≥ BM: only then are all references parsed to find the extent."""
 _WS = bytes.maketrans(b"\t\n\r", b"   ")
 
@@ -137,6 +168,43 @@ def _sniff(head: bytes) -> str | None:
     if b"," in head or b"\t" in head or b";" in head:
         return "这是改了扩展名的文本/CSV 文件，不是 .xlsx"
     return None
+
+
+@lru_cache(maxsize=64)
+def _sheet_parts(wb_xml: bytes, rels_xml: bytes | None) -> tuple[tuple[str, str, str], ...] | Problem:
+    """(sheet name, relationship id, zip part) of every sheet, or the problem (without file name).
+
+    Cached by content: the returns of one batch share a handful of distinct
+    workbook.xml files, so each is parsed once, not once per file.
+    """
+    if _has_dtd(wb_xml):
+        return Problem("dtd", "工作簿 XML 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝", "")
+    try:
+        root = fromstring(wb_xml, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        return Problem("bad-xml", f"xl/workbook.xml 无法读取：{exc}", "")
+    except Exception as exc:  # ParseError from any XML backend
+        return Problem("bad-xml", f"xl/workbook.xml 已损坏：{type(exc).__name__}", "")
+    if root.tag.startswith("{" + STRICT_NS):
+        return Problem(
+            "strict-ooxml", "文件为 Strict Open XML 格式，请在 Excel 中另存为“Excel 工作簿(*.xlsx)”", ""
+        )
+    targets: dict[str, str] = {}
+    if rels_xml is not None:
+        try:
+            rels = fromstring(rels_xml, forbid_dtd=True)
+        except Exception:
+            return Problem("bad-xml", "xl/_rels/workbook.xml.rels 已损坏", "")
+        for rel in rels:
+            target = rel.get("Target", "")
+            full = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+            targets[rel.get("Id", "")] = full
+    sheets_el = root.find(f"{{{MAIN_NS}}}sheets")
+    out = []
+    for sh in [] if sheets_el is None else list(sheets_el):
+        rid = sh.get(f"{{{REL_NS}}}id", "")
+        out.append((sh.get("name", ""), rid, targets.get(rid, "")))
+    return tuple(out)
 
 
 def preflight(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> list[Problem]:
@@ -209,36 +277,21 @@ def inspect(
                 raise ValueError(f"部件 {part} 实际解压大小超过声明")
             return data
 
+        rels_name = "xl/_rels/workbook.xml.rels"
+        unreadable = (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error)
         try:
             wb_xml = read_part("xl/workbook.xml")
-            if b"<!DOCTYPE" in wb_xml or b"<!ENTITY" in wb_xml:
-                return bad("dtd", "工作簿 XML 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝")
-            root = fromstring(wb_xml, forbid_dtd=True)
-        except (DefusedXmlException, ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        except unreadable as exc:
             return bad("bad-xml", f"xl/workbook.xml 无法读取：{exc}")
-        except Exception as exc:  # ParseError from any XML backend
-            return bad("bad-xml", f"xl/workbook.xml 已损坏：{type(exc).__name__}")
-        if root.tag.startswith("{" + STRICT_NS):
-            return bad(
-                "strict-ooxml", "文件为 Strict Open XML 格式，请在 Excel 中另存为“Excel 工作簿(*.xlsx)”"
-            )
-        rels_name = "xl/_rels/workbook.xml.rels"
         try:
-            rels = fromstring(read_part(rels_name), forbid_dtd=True) if rels_name in names else None
-        except Exception:
+            rels_xml = read_part(rels_name) if rels_name in names else None
+        except unreadable:
             return bad("bad-xml", f"{rels_name} 已损坏")
-        targets: dict[str, str] = {}
-        if rels is not None:
-            for rel in rels:
-                target = rel.get("Target", "")
-                full = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-                targets[rel.get("Id", "")] = full
+        sheet_parts = _sheet_parts(wb_xml, rels_xml)
+        if isinstance(sheet_parts, Problem):
+            return Preflight([replace(sheet_parts, file=name)])
         result = Preflight([])
-        sheets_el = root.find(f"{{{MAIN_NS}}}sheets")
-        for sh in [] if sheets_el is None else list(sheets_el):
-            sname = sh.get("name", "")
-            rid = sh.get(f"{{{REL_NS}}}id", "")
-            part = targets.get(rid, "")
+        for sname, rid, part in sheet_parts:
             result.sheet_names.append(sname)
             if part not in names:
                 return bad(
@@ -256,14 +309,13 @@ def inspect(
                     f"工作表“{sname}”不是 UTF-8 编码的 XML（Excel 不会这样保存），文件被改动",
                     sname,
                 )
-            if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+            if _has_dtd(xml):
                 return bad(
                     "dtd", f"工作表“{sname}”含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝", sname
                 )
-            flat = xml.translate(_WS)
             max_row = max_col = 0
-            if _FAR_REF.search(flat) or max_rows < 999 or max_cols < 64:  # slow path only when needed
-                refs = _REF_ATTR.findall(flat)
+            if _FAR_REF.search(xml) or max_rows < 999 or max_cols < 64:  # slow path only when needed
+                refs = _REF_ATTR.findall(xml.translate(_WS))
                 max_row = max((int(r) for _, r in refs), default=0)
                 max_col = max((col_to_num(c.decode()) for c in {c for c, _ in refs if c}), default=0)
             dim = _DIMENSION.search(xml)
@@ -277,14 +329,18 @@ def inspect(
                     "可能被粘贴了大量内容或被篡改",
                     sname,
                 )
-            if sname != SHEET_META:  # nothing on the metadata sheet is an input
-                result.formula_cells[sname] = _formula_cells(xml)
-            if b't="e"' in xml:
+            if sname != SHEET_SCORES:  # only the scoring sheet's inputs are checked cell by cell
+                continue
+            result.formula_cells[sname] = _formula_cells(xml)
+            if _ERROR_TYPE.search(xml):
                 result.error_cells[sname] = {
                     ref.decode(): value.decode(errors="replace") for ref, value in _ERROR_CELL.findall(xml)
                 }
-            if b"mergeCell" in xml:
-                result.merges[sname] = [(a.decode(), b.decode()) for a, b in _MERGE.findall(xml)]
+            at = xml.find(b"mergeCell")
+            if at >= 0:  # <mergeCells> follows <sheetData>: scan from there only
+                result.merges[sname] = [
+                    (a.decode(), b.decode()) for a, b in _MERGE.findall(xml, xml.rfind(b"<", 0, at))
+                ]
         for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
             if part in names:
                 try:
@@ -293,7 +349,7 @@ def inspect(
                     return bad("corrupt-zip", f"部件 {part} 无法解压，文件已损坏")
                 if head_xml[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00<\x00" in head_xml[:64]:
                     return bad("encoding", f"部件 {part} 不是 UTF-8 编码的 XML，文件被改动")
-                if b"<!DOCTYPE" in head_xml or b"<!ENTITY" in head_xml:
+                if _has_dtd(head_xml):
                     return bad("dtd", f"部件 {part} 含 DTD/实体声明，已拒绝")
         return result
 
@@ -354,8 +410,8 @@ def _address(addr: str) -> tuple[str, int, int]:
 
 
 @cache
-def _locked_cells(award: str, blank: bool) -> tuple[tuple[str, str, object], ...]:
-    """(ref, address, expected value) of every locked cell checked on return."""
+def _locked_cells(award: str, blank: bool) -> tuple[tuple[str, int, int, object], ...]:
+    """(ref, 0-based row, 0-based column, expected value) of every scoring-sheet cell checked on return."""
     std = builtin_standard(award)
     inputs, _ = expected_layout(award, blank)
     out = []
@@ -370,7 +426,8 @@ def _locked_cells(award: str, blank: bool) -> tuple[tuple[str, str, object], ...
         }
         for key, want in expected.items():
             ref = f"{COL[key]}{row}"
-            out.append((ref, f"{SHEET_SCORES}!{ref}", want))
+            r, c = split_ref(ref)
+            out.append((ref, r - 1, c - 1, want))
     return tuple(out)
 
 
@@ -381,12 +438,45 @@ def _input_refs(award: str, blank: bool) -> frozenset[str]:
 
 
 @cache
+def _input_positions(award: str, blank: bool) -> tuple[tuple[int, int, str], ...]:
+    """(row, column, ref) of every input cell of the scoring sheet, in reference order."""
+    return tuple((*split_ref(ref), ref) for ref in sorted(_input_refs(award, blank)))
+
+
+@cache
+def _template_merges(award: str, blank: bool) -> frozenset[tuple[str, str]]:
+    """The merged ranges the layout itself puts on the scoring sheet (none covers an input)."""
+    sheet = next(s for s in _template_plan(award, blank).workbook.sheets if s.title == SHEET_SCORES)
+    return frozenset(tuple(m.split(":")) for m in sheet.merges)
+
+
+@cache
 def expected_layout(award: str, blank: bool) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """Input and locked cell addresses the layout puts in a scoresheet of this award category."""
+    plan = _template_plan(award, blank)
+    return plan.inputs, plan.cover_inputs
+
+
+@cache
+def _units(award: str) -> tuple:
+    """The scoring units of a built-in standard, listed once."""
+    return builtin_standard(award).units()
+
+
+@cache
+def _meta_table(award: str, blank: bool) -> list[list[str]]:
+    """The unit address table of the metadata sheet as issued, as calamine reads it (rows of text)."""
+    inputs, _ = expected_layout(award, blank)
+    keys = list(next(iter(inputs.values())))
+    return [["unit", *keys]] + [[code, *(fields[k] for k in keys)] for code, fields in inputs.items()]
+
+
+@cache
+def _template_plan(award: str, blank: bool):
+    """The plan of a scoresheet as issued (blank template or personalised), for its fixed layout."""
     from .layout import Issue
 
-    plan = plan_scoresheet(builtin_standard(award), Issue() if blank else Issue(issue_id="x", year=2000))
-    return plan.inputs, plan.cover_inputs
+    return plan_scoresheet(builtin_standard(award), Issue() if blank else Issue(issue_id="x", year=2000))
 
 
 def _text(v: object) -> str:
@@ -512,7 +602,9 @@ def _validate(rf, sheets, pre: Preflight) -> None:
     exp_inputs, exp_cover = expected_layout(award, blank)
     # The metadata's addresses must be exactly the layout's: an edited metadata sheet is tampering.
     meta_inputs: dict[str, dict[str, str]] = {}
-    if units_table_at is not None:
+    if units_table_at is not None and sheets[SHEET_META][units_table_at:] == _meta_table(award, blank):
+        meta_inputs = exp_inputs  # the common case, compared cell by cell without parsing
+    elif units_table_at is not None:
         header = [_text(v) for v in sheets[SHEET_META][units_table_at]]
         for row in sheets[SHEET_META][units_table_at + 1 :]:
             if row and _text(row[0]):
@@ -546,8 +638,10 @@ def _validate(rf, sheets, pre: Preflight) -> None:
     # Locked cells: codes, names, points, requirement and guidance text unchanged.
     formula_cells = pre.formula_cells.get(SHEET_SCORES, set())
     merged = pre.merges.get(SHEET_SCORES, [])
-    for ref, addr, want in _locked_cells(award, blank):
-        got = cell(addr)
+    score_rows = grids[SHEET_SCORES]
+    for ref, r, c, want in _locked_cells(award, blank):
+        got = score_rows[r][c] if r < len(score_rows) and c < len(score_rows[r]) else None
+        got = None if got == "" else got
         ok = (
             (isinstance(got, (int, float)) and not isinstance(got, bool) and got == want)
             if isinstance(want, int)
@@ -570,15 +664,17 @@ def _validate(rf, sheets, pre: Preflight) -> None:
     errors = pre.error_cells.get(SHEET_SCORES, {})
     for ref in sorted(input_refs & errors.keys()):
         add("error-value", f"填写区是错误值 {errors[ref] or '#VALUE!'}，请重新填写", SHEET_SCORES, ref)
+    template_merges = _template_merges(award, blank)
     for a, b in merged:
+        if (a, b) in template_merges:
+            continue
         r1, c1 = split_ref(a)
         r2, c2 = split_ref(b)
-        for ref in sorted(input_refs):
-            _, r, c = _address(f"{SHEET_SCORES}!{ref}")
+        for r, c, ref in _input_positions(award, blank):
             if r1 <= r <= r2 and c1 <= c <= c2:
                 add("merged-input", f"填写区被合并（{a}:{b}），请取消合并", SHEET_SCORES, ref)
                 break
-    for unit in std.units():
+    for unit in _units(award):
         addrs = exp_inputs[unit.code]
         band_ref = addrs["band"].split("!")[1]
         pct_ref = addrs["pct"].split("!")[1]
