@@ -1150,3 +1150,22 @@ def test_reasons_show_sheet_and_cell_in_returns_sheet(hostile_kit, tmp_path):
     mine = [r for r in rows if r[1] == hostile_kit.victim.name]
     assert len(mine) == 1
     assert f"{SHEET_SCORES}!{ref('pct')}" in mine[0][10] and "62" in mine[0][10]
+
+
+@pytest.mark.parametrize(
+    ("xml", "want"),
+    [
+        (b'<c r="H5" s="1"><f>1+1</f><v>2</v></c><c r="H6"><v>3</v></c>', {"H5"}),
+        (b'<x:c r="H5"><x:f>1+1</x:f></x:c>', {"H5"}),
+        (
+            b'<c r="H5" t="n">\n  <f t="shared" ref="H5:H9" si="0"/></c><c r="H6"><f t="shared" si="0"/></c>',
+            {"H5", "H6"},
+        ),
+        (b'<c note="a>b" r="H5"><f>1</f></c>', {"H5"}),  # ">" inside another attribute's value
+        (b'<c data=\' r="Z9"\' r="H5"><f>1</f></c>', {"H5"}),  # a fake r= inside a value
+        (b'<c r="H5"><v>1</v></c><c r="H6" t="inlineStr"><is><t>f &lt;f&gt;</t></is></c>', set()),
+    ],
+)
+def test_formula_cells_found_by_their_own_reference(xml: bytes, want: set[str]) -> None:
+    """A formula in an input cell is reported at that cell, however the cell's tag is written."""
+    assert reader._formula_cells(b'<sheetData><row r="5">' + xml + b"</row></sheetData>") == want
