@@ -150,7 +150,7 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     if tidy.empty:
         return pd.DataFrame(columns=cols)
     totals = examiner_totals(tidy)
-    names = tidy.groupby(GROUP, sort=False)["applicant_name"].first()
+    names = tidy.groupby(GROUP, sort=False)["applicant_name"].first().to_dict()
     st = stats.assign(cons_points=stats["unit_points"].astype(float) * stats["consensus"] / 100)
     by_applicant = st.groupby(GROUP, sort=False).agg(
         consensus_total=("cons_points", "sum"),
@@ -158,20 +158,32 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
         units=("unit", "size"),
         flags=("flag", "sum"),
     )
+    # One pass over the per-file totals in plain Python: a pandas call per applicant costs
+    # more than the whole arithmetic.
+    per: dict[tuple, dict] = {}
+    for t in totals[GROUP + ["examiner_id", "total", "complete"]].itertuples(index=False, name=None):
+        key, ex, total, complete = t[:4], t[4], t[5], t[6]
+        acc = per.setdefault(key, {"totals": {}, "complete": [], "incomplete": []})
+        acc["totals"][ex] = total
+        if complete:
+            acc["complete"].append(total)  # complete totals: median and mean
+        else:
+            acc["incomplete"].append(ex)
+    agg = {tuple(k): v for k, v in zip(by_applicant.index, by_applicant.to_dict("records"), strict=True)}
     rows = []
-    for key, grp in totals.groupby(GROUP, sort=False):
-        complete = grp[grp["complete"]]
-        a = by_applicant.loc[key]
+    for key, acc in per.items():
+        a = agg[key]
+        done = acc["complete"]
         rows.append(
             {
                 **dict(zip(GROUP, key, strict=True)),
-                "applicant_name": names.loc[key],
-                "examiners": len(grp),
-                "complete_examiners": len(complete),
-                "totals": dict(zip(grp["examiner_id"], grp["total"], strict=True)),
-                "incomplete_examiners": sorted(grp.loc[~grp["complete"], "examiner_id"]),
-                "median_total": float(complete["total"].median()) if len(complete) else np.nan,
-                "mean_total": float(complete["total"].mean()) if len(complete) else np.nan,
+                "applicant_name": names[key],
+                "examiners": len(acc["totals"]),
+                "complete_examiners": len(done),
+                "totals": acc["totals"],
+                "incomplete_examiners": sorted(acc["incomplete"]),
+                "median_total": float(np.median(done)) if done else np.nan,
+                "mean_total": float(np.mean(done)) if done else np.nan,
                 "consensus_total": float(a["consensus_total"]),
                 "consensus_complete": bool(a["scored_units"] == a["units"]),
                 "flags": int(a["flags"]),
