@@ -7,6 +7,7 @@ decision testable in memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -105,9 +106,22 @@ class Sheet:
         self.cells.append(Cell(ref, value, style, formula))
 
 
+class SheetStream:
+    """Sheets produced one at a time, to be read once (by the writer): a large plan never exists whole."""
+
+    def __init__(self, sheets: Iterator[Sheet]) -> None:
+        self._sheets: Iterator[Sheet] | None = sheets
+
+    def __iter__(self) -> Iterator[Sheet]:
+        if self._sheets is None:
+            raise RuntimeError("a SheetStream can be read only once")
+        sheets, self._sheets = self._sheets, None
+        return sheets
+
+
 @dataclass
 class Workbook:
-    sheets: list[Sheet]
+    sheets: list[Sheet] | SheetStream
     styles: dict[str, Style]
     names: dict[str, str] = field(default_factory=dict)  # defined name -> "'Sheet'!$A$1:$A$5"
     lock_structure: bool = True

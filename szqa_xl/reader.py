@@ -152,6 +152,8 @@ _ERROR_TYPE = re.compile(rb't="e"')
 def _has_dtd(xml: bytes) -> bool:
     """A DOCTYPE or ENTITY declaration anywhere (``!`` is rare in sheet XML: one fast scan first)."""
     return b"!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml)
+
+
 """A reference at row ≥ 1000 or column ≥ BM: only then are all references parsed to find the extent."""
 _WS = bytes.maketrans(b"\t\n\r", b"   ")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 
 import pandas as pd
 
@@ -11,7 +12,7 @@ from .batch import STATUS_ZH, Consolidation
 from .consolidate import GROUP
 from .layout import text_height
 from .models import AWARD_IDS, KIND_ZH
-from .plan import Chart, CondFormat, Sheet, Style, Validation, Workbook, column_letter
+from .plan import Chart, CondFormat, Sheet, SheetStream, Style, Validation, Workbook, column_letter
 from .standards import builtin_standard
 from .textsafe import cell_text, split_for_cells
 
@@ -65,27 +66,44 @@ def _sheet_names(keys: list[tuple], used: set[str]) -> dict[tuple, str]:
 
 
 def plan_consolidated(cons: Consolidation) -> Workbook:
+    """The consolidated workbook; its sheets are planned one at a time as the writer takes them.
+
+    Only one applicant sheet's plan exists at any moment, so memory does not grow
+    with the number of applicants.
+    """
     wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总", lock_structure=False)
     used = {"总览", "评审员", "回收情况", "来源", "说明"}
     keys = [tuple(r[g] for g in GROUP) for _, r in cons.applicants.iterrows()]
     names = _sheet_names(keys, used)
-    applicant_sheets = []
-    consensus_cells: dict[tuple, str] = {}
-    tidy_by = dict(iter(cons.tidy.groupby(GROUP, sort=False))) if len(cons.tidy) else {}
-    stats_by = dict(iter(cons.stats.groupby(GROUP, sort=False))) if len(cons.stats) else {}
-    for key in keys:
-        sh, cell = _applicant_sheet(cons, key, names[key], tidy_by[key], stats_by[key])
-        applicant_sheets.append(sh)
-        consensus_cells[key] = cell
-    wb.sheets = [
-        _overview(cons, names, consensus_cells),
-        *applicant_sheets,
-        _examiners(cons),
-        _returns(cons),
-        _sources(cons),
-        _about(cons),
-    ]
+    consensus_cells = {
+        key: _consensus_total_cell(int(n), len(builtin_standard(key[1]).units()))
+        for key, n in zip(keys, cons.applicants["examiners"], strict=True)
+    }
+    tidy_rows = cons.tidy.groupby(GROUP, sort=False).indices if len(cons.tidy) else {}
+    stats_rows = cons.stats.groupby(GROUP, sort=False).indices if len(cons.stats) else {}
+
+    def sheets() -> Iterator[Sheet]:
+        yield _overview(cons, names, consensus_cells)
+        for key in keys:
+            tidy, stats = cons.tidy.take(tidy_rows[key]), cons.stats.take(stats_rows[key])
+            sh, cell = _applicant_sheet(cons, key, names[key], tidy, stats)
+            if cell != consensus_cells[key]:
+                raise AssertionError(
+                    f"consensus total of {names[key]} at {cell}, overview expects {consensus_cells[key]}"
+                )
+            yield sh
+        yield _examiners(cons)
+        yield _returns(cons)
+        yield _sources(cons)
+        yield _about(cons)
+
+    wb.sheets = SheetStream(sheets())
     return wb
+
+
+def _consensus_total_cell(examiners: int, units: int) -> str:
+    """Where an applicant sheet puts its consensus total: the 共识得分 column of the total row."""
+    return f"{column_letter(4 + examiners + 9)}{5 + units}"
 
 
 def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
