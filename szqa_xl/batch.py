@@ -7,8 +7,9 @@ rejected with a reason, and no input file is opened for writing.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from .consolidate import (
 from .generate import read_manifest
 from .models import AWARD_IDS
 from .problems import Problem
-from .reader import ReturnFile, check_issue, read_return
+from .reader import ReturnFile, UnitReturn, check_issue, read_return
 from .standards import builtin_standard
 from .textsafe import FORMULA_LEADS
 
@@ -71,9 +72,58 @@ class ReturnRecord:
         )
 
 
+COMMENT_FIELDS = ("strengths", "ofi", "evidence")
+SCORE_COLUMNS = [c for c in TIDY_COLUMNS if c not in COMMENT_FIELDS] + ["file_no"]
+"""Columns of ``Consolidation.scores``: the tidy columns without the comment texts, plus the
+number of the file (in reading order) that keys its comments in the :class:`CommentStore`."""
+
+
+class CommentStore:
+    """Examiners' strengths, OFIs and evidence per (file, unit), in a private temporary SQLite database.
+
+    The comment texts are the bulk of a consolidation's data; kept out of memory
+    (SQLite's "" database is a temporary file, removed when the connection is
+    closed) they do not make memory grow with the number of returns.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE c (file INTEGER, unit TEXT, strengths TEXT, ofi TEXT, evidence TEXT,"
+            " PRIMARY KEY (file, unit)) WITHOUT ROWID"
+        )
+
+    def add(self, file_no: int, rows: list[tuple[str, str, str, str]]) -> None:
+        """(unit, strengths, ofi, evidence) of one file; units without any text need not be added."""
+        self._db.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?)", [(file_no, *r) for r in rows])
+
+    def of_files(self, file_nos) -> dict[tuple[int, str], tuple[str, str, str]]:
+        """(file, unit) -> (strengths, ofi, evidence) of the given files."""
+        wanted = sorted({int(f) for f in file_nos})
+        out: dict[tuple[int, str], tuple[str, str, str]] = {}
+        for i in range(0, len(wanted), 500):  # within SQLite's limit on bound parameters
+            chunk = wanted[i : i + 500]
+            query = f"SELECT * FROM c WHERE file IN ({','.join('?' * len(chunk))})"
+            for f, unit, *texts in self._db.execute(query, chunk):
+                out[(f, unit)] = tuple(texts)
+        return out
+
+
+def with_comments(scores: pd.DataFrame, store: CommentStore) -> pd.DataFrame:
+    """Rows of ``Consolidation.scores`` as tidy rows: the comment texts joined, in TIDY_COLUMNS order."""
+    texts = store.of_files(scores["file_no"]) if len(scores) else {}
+    keys = zip(scores["file_no"], scores["unit"], strict=True)
+    found = [texts.get((int(f), u), ("", "", "")) for f, u in keys]
+    out = scores.drop(columns=["file_no"])
+    for j, name in enumerate(COMMENT_FIELDS):
+        out[name] = pd.Series([t[j] for t in found], index=scores.index, dtype=object) if found else ""
+    return out[TIDY_COLUMNS] if len(out) else empty_tidy()
+
+
 @dataclass
 class Consolidation:
-    tidy: pd.DataFrame
+    scores: pd.DataFrame
+    comments: CommentStore
     stats: pd.DataFrame
     applicants: pd.DataFrame
     examiners: pd.DataFrame
@@ -81,6 +131,15 @@ class Consolidation:
     thresholds: Thresholds
     returns_dir: str = ""
     created_at: str = ""
+
+    @property
+    def tidy(self) -> pd.DataFrame:
+        """The tidy long frame, one row per (merged file, unit), comments included: scores.csv as a DataFrame.
+
+        Built on request from ``scores`` and the comment store (the consolidation itself
+        never holds every comment in memory at once).
+        """
+        return with_comments(self.scores, self.comments)
 
     def counts(self) -> Counter:
         return Counter(r.status for r in self.returns)
@@ -142,44 +201,63 @@ def read_all(
     paths: list[Path], workers: int = 2, progress: Callable[[int, int], None] | None = None
 ) -> list[ReturnFile]:
     """Read every file in worker processes; a file that kills its worker is rejected, not fatal."""
-    results: dict[Path, ReturnFile] = {}
+    results: list[ReturnFile | None] = [None] * len(paths)
+    for i, rf in iter_read(paths, workers, progress):
+        results[i] = rf
+    return results  # type: ignore[return-value]
+
+
+def iter_read(
+    paths: list[Path], workers: int = 2, progress: Callable[[int, int], None] | None = None
+) -> Iterator[tuple[int, ReturnFile]]:
+    """(index in ``paths``, result) of every file, in the order they are finished.
+
+    With ``workers`` > 0 files are read in worker processes; a file that kills its
+    worker is rejected, not fatal.  Results are handed over as they arrive, so a
+    caller that keeps only what it needs holds no more than a few chunks at once.
+    """
     done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, len(paths))
+
     if workers <= 0:
-        for p in paths:
-            results[p] = _safe_read(p)
-            done += 1
-            if progress:
-                progress(done, len(paths))
-        return [results[p] for p in paths]
+        for i, p in enumerate(paths):
+            yield i, _safe_read(p)
+            tick(1)
+        return
     for award in AWARD_IDS:  # parse the standards once, before the workers are forked
         builtin_standard(award)
     # Files travel in small chunks: fewer round trips than one task per file, while a
     # crash still loses only one chunk, whose files are then re-read one by one below.
     size = max(1, min(CHUNK, len(paths) // (workers * 4) or 1))
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    starts = range(0, len(paths), size)
+    finished: set[int] = set()
     try:
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            futures = {ex.submit(_read_chunk, chunk): chunk for chunk in chunks}
+            futures = {ex.submit(_read_chunk, paths[a : a + size]): a for a in starts}
             for fut in as_completed(futures):
-                for p, rf in zip(futures[fut], fut.result(), strict=True):
-                    results[p] = rf
-                done += len(futures[fut])
-                if progress:
-                    progress(done, len(paths))
+                a = futures[fut]
+                chunk = fut.result()
+                for k, rf in enumerate(chunk):
+                    finished.add(a + k)
+                    yield a + k, rf
+                tick(len(chunk))
     except BrokenProcessPool:
         pass
-    for p in paths:  # what a crash left unread: one isolated process per file
-        if p in results:
+    for i, p in enumerate(paths):  # what a crash left unread: one isolated process per file
+        if i in finished:
             continue
         try:
             with ProcessPoolExecutor(max_workers=1) as ex:
-                results[p] = ex.submit(_safe_read, p).result()
+                rf = ex.submit(_safe_read, p).result()
         except BrokenProcessPool:
-            results[p] = _crashed(p, "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收")
-        done += 1
-        if progress:
-            progress(done, len(paths))
-    return [results[p] for p in paths]
+            rf = _crashed(p, "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收")
+        yield i, rf
+        tick(1)
 
 
 IDENTITY_FIELDS = (
@@ -211,38 +289,67 @@ def _record(rf: ReturnFile, status: str | None = None) -> ReturnRecord:
     )
 
 
-def _tidy_rows(rf: ReturnFile, rel: str) -> list[dict]:
-    std = builtin_standard(rf.award_category)
-    m = rf.meta
-    rows = []
-    for unit in std.units():
-        u = rf.units[unit.code]
-        idx = grid.band_index(std, unit.kind, u.band) if u.band else None
-        pct = u.pct if u.status == grid.STATUS_OK else None
-        rows.append(
-            {
-                "year": int(m["year"]) if m.get("year", "").isdigit() else m.get("year"),
-                "award_category": std.id,
-                "stage": m.get("stage", ""),
-                "applicant_id": m.get("applicant_id", ""),
-                "applicant_name": m.get("applicant_name", ""),
-                "examiner_id": m.get("examiner_id", ""),
-                "examiner_name": m.get("examiner_name", ""),
-                "unit": unit.code,
-                "kind": unit.kind,
-                "unit_points": unit.points,
-                "band": u.band if pct is not None else None,
-                "band_index": idx if pct is not None else None,
-                "pct": pct,
-                "points": grid.unit_score(unit.points, pct) if pct is not None else None,
-                "strengths": u.strengths,
-                "ofi": u.ofi,
-                "evidence": u.evidence,
-                "issue_id": m.get("issue_id", ""),
-                "file": rel,
-            }
+def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, str]) -> ReturnFile:
+    """What consolidation keeps of a file in memory: identity, problems and scores, no comment text.
+
+    The comments go to ``store``; repeated strings (names, ids, band labels) are
+    shared through ``strings`` so thousands of returns hold each only once.
+    """
+    store.add(
+        file_no,
+        [
+            (code, u.strengths, u.ofi, u.evidence)
+            for code, u in rf.units.items()
+            if u.strengths or u.ofi or u.evidence
+        ],
+    )
+    rf.meta = {k: strings.setdefault(v, v) for k in IDENTITY_FIELDS if (v := rf.meta.get(k)) is not None}
+    rf.units = {
+        code: UnitReturn(
+            code, strings.setdefault(u.band, u.band) if u.band else u.band, u.pct, "", "", "", u.status
         )
-    return rows
+        for code, u in rf.units.items()
+    }
+    return rf
+
+
+def _scores_frame(merged: list[tuple[int, ReturnFile, str]]) -> pd.DataFrame:
+    """The scores of the merged files, one row per (file, unit): column lists, no row dicts."""
+    cols: dict[str, list] = {c: [] for c in SCORE_COLUMNS}
+    for file_no, rf, rel in merged:
+        std = builtin_standard(rf.award_category)
+        m = rf.meta
+        year = int(m["year"]) if m.get("year", "").isdigit() else m.get("year")
+        for unit in std.units():
+            u = rf.units[unit.code]
+            ok = u.status == grid.STATUS_OK
+            pct = u.pct if ok else None
+            cols["year"].append(year)
+            cols["award_category"].append(std.id)
+            cols["stage"].append(m.get("stage", ""))
+            cols["applicant_id"].append(m.get("applicant_id", ""))
+            cols["applicant_name"].append(m.get("applicant_name", ""))
+            cols["examiner_id"].append(m.get("examiner_id", ""))
+            cols["examiner_name"].append(m.get("examiner_name", ""))
+            cols["unit"].append(unit.code)
+            cols["kind"].append(unit.kind)
+            cols["unit_points"].append(unit.points)
+            cols["band"].append(u.band if ok else None)
+            cols["band_index"].append(grid.band_index(std, unit.kind, u.band) if ok and u.band else None)
+            cols["pct"].append(pct)
+            cols["points"].append(grid.unit_score(unit.points, pct) if ok else None)
+            cols["issue_id"].append(m.get("issue_id", ""))
+            cols["file"].append(rel)
+            cols["file_no"].append(file_no)
+    if not cols["file_no"]:
+        return empty_tidy().drop(columns=list(COMMENT_FIELDS)).assign(file_no=pd.Series(dtype="int64"))
+    scores = pd.DataFrame(cols)
+    scores = scores.sort_values(
+        ["year", "award_category", "stage", "applicant_id", "examiner_id", "unit"],
+        kind="stable",
+        key=lambda s: s.map(_unit_sort_key) if s.name == "unit" else s,
+    )
+    return scores.reset_index(drop=True)
 
 
 def consolidate_dir(
@@ -256,7 +363,11 @@ def consolidate_dir(
     """Read, validate and reconcile every return under ``returns_dir``; compute the statistics."""
     returns_dir = Path(returns_dir)
     paths, skipped = find_returns(returns_dir)
-    files = read_all(paths, workers=workers, progress=progress)
+    store = CommentStore()
+    strings: dict[str, str] = {}
+    files: list[ReturnFile] = [None] * len(paths)  # type: ignore[list-item]
+    for i, rf in iter_read(paths, workers=workers, progress=progress):
+        files[i] = _slim(rf, i, store, strings)
     issued = {r["issue_id"]: r for r in read_manifest(manifest)} if manifest else None
 
     readable = [rf for rf in files if rf.meta.get("year")]
@@ -271,10 +382,10 @@ def consolidate_dir(
         year_s = str(year)
 
     records: list[ReturnRecord] = []
-    merged: list[ReturnFile] = []
+    merged: list[tuple[int, ReturnFile, str]] = []
     seen_issue: dict[str, str] = {}
     seen_key: dict[tuple, str] = {}
-    for rf in files:
+    for file_no, rf in enumerate(files):
         rel = (
             rf.path.relative_to(returns_dir).as_posix()
             if rf.path.is_relative_to(returns_dir)
@@ -300,7 +411,7 @@ def consolidate_dir(
             else:
                 seen_issue[iid] = rel
                 seen_key[key] = rel
-                merged.append(rf)
+                merged.append((file_no, rf, rel))
         records.append(record)
     for p in skipped:
         records.append(
@@ -325,28 +436,14 @@ def consolidate_dir(
                     )
                 )
 
-    rows = []
-    for rf in merged:
-        rel = (
-            rf.path.relative_to(returns_dir).as_posix()
-            if rf.path.is_relative_to(returns_dir)
-            else str(rf.path)
-        )
-        rows.extend(_tidy_rows(rf, rel))
-    tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS) if rows else empty_tidy()
-    if not tidy.empty:
-        tidy = tidy.sort_values(
-            ["year", "award_category", "stage", "applicant_id", "examiner_id", "unit"],
-            kind="stable",
-            key=lambda s: s.map(_unit_sort_key) if s.name == "unit" else s,
-        )
-        tidy = tidy.reset_index(drop=True)
-    stats = unit_stats(tidy, thresholds)
+    scores = _scores_frame(merged)
+    stats = unit_stats(scores, thresholds)
     return Consolidation(
-        tidy=tidy,
+        scores=scores,
+        comments=store,
         stats=stats,
-        applicants=applicant_summary(tidy, stats),
-        examiners=examiner_leniency(tidy, stats),
+        applicants=applicant_summary(scores, stats),
+        examiners=examiner_leniency(scores, stats),
         returns=records,
         thresholds=thresholds,
         returns_dir=str(returns_dir),
@@ -362,7 +459,7 @@ SCORES_CSV_COLUMNS = [c for c in TIDY_COLUMNS if c != "band_index"]
 """scores.csv: the tidy frame without the internal band index."""
 
 
-def scores_csv(tidy: pd.DataFrame) -> str:
+def scores_csv(tidy: pd.DataFrame, header: bool = True) -> str:
     """The tidy frame as CSV text, every text cell neutralised against formula injection."""
     out = {}
     for name in SCORES_CSV_COLUMNS:
@@ -374,7 +471,24 @@ def scores_csv(tidy: pd.DataFrame) -> str:
         text = text.mask(text.str.startswith(FORMULA_LEADS), "'" + text)
         out[name] = text.mask(col.isna(), "")
     # CRLF, so a CR inside a field is quoted too
-    return pd.DataFrame(out).to_csv(index=False, lineterminator="\r\n", float_format="%g", na_rep="")
+    return pd.DataFrame(out).to_csv(
+        index=False, header=header, lineterminator="\r\n", float_format="%g", na_rep=""
+    )
+
+
+CSV_ROWS_PER_CHUNK = 20_000
+
+
+def write_scores_csv(cons: Consolidation, path: Path, rows_per_chunk: int = CSV_ROWS_PER_CHUNK) -> None:
+    """scores.csv (UTF-8 with BOM, for Excel), written a chunk of rows at a time: equal to
+    ``scores_csv(cons.tidy)`` without ever building the whole tidy frame."""
+    with open(path, "wb") as f:
+        f.write("\ufeff".encode())
+        if cons.scores.empty:
+            f.write(scores_csv(cons.tidy).encode())
+        for a in range(0, len(cons.scores), rows_per_chunk):
+            chunk = with_comments(cons.scores.iloc[a : a + rows_per_chunk], cons.comments)
+            f.write(scores_csv(chunk, header=a == 0).encode())
 
 
 def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False) -> dict[str, Path]:
@@ -390,6 +504,6 @@ def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False)
     # Both appear together or not at all: each is finished under a temporary name first.
     plan = plan_consolidated(cons)
     with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
-        tmp_csv.write_bytes(scores_csv(cons.tidy).encode("utf-8-sig"))
+        write_scores_csv(cons, tmp_csv)
         write(plan, tmp_wb)
     return targets

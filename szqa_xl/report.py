@@ -79,13 +79,13 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
         key: _consensus_total_cell(int(n), len(builtin_standard(key[1]).units()))
         for key, n in zip(keys, cons.applicants["examiners"], strict=True)
     }
-    tidy_rows = cons.tidy.groupby(GROUP, sort=False).indices if len(cons.tidy) else {}
+    tidy_rows = cons.scores.groupby(GROUP, sort=False).indices if len(cons.scores) else {}
     stats_rows = cons.stats.groupby(GROUP, sort=False).indices if len(cons.stats) else {}
 
     def sheets() -> Iterator[Sheet]:
         yield _overview(cons, names, consensus_cells)
         for key in keys:
-            tidy, stats = cons.tidy.take(tidy_rows[key]), cons.stats.take(stats_rows[key])
+            tidy, stats = cons.scores.take(tidy_rows[key]), cons.stats.take(stats_rows[key])
             sh, cell = _applicant_sheet(cons, key, names[key], tidy, stats)
             if cell != consensus_cells[key]:
                 raise AssertionError(
@@ -340,15 +340,15 @@ def _applicant_sheet(
         sh.put(f"{column_letter(a)}{r}", h, "header")
         sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
     r += 1
+    texts = cons.comments.of_files(tidy["file_no"])
     comments: dict[str, list] = {}
-    for t in tidy[["unit", "examiner_id", "examiner_name", "strengths", "ofi", "evidence"]].itertuples(
-        index=False
-    ):
-        if t.strengths or t.ofi or t.evidence:
-            comments.setdefault(t.unit, []).append(t)
+    for t in tidy[["unit", "examiner_id", "examiner_name", "file_no"]].itertuples(index=False):
+        found = texts.get((int(t.file_no), t.unit))
+        if found and any(found):
+            comments.setdefault(t.unit, []).append((t, found))
     for unit in units:
-        for t in comments.get(unit.code, []):
-            parts = [split_for_cells(cell_text(str(v or ""))) for v in (t.strengths, t.ofi, t.evidence)]
+        for t, found in comments.get(unit.code, []):
+            parts = [split_for_cells(cell_text(str(v or ""))) for v in found]
             for k in range(max(len(p) for p in parts)):
                 sh.put(f"A{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
                 sh.put(f"B{r}", cell_text(f"{t.examiner_id} {t.examiner_name}"), "text")

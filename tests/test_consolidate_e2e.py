@@ -24,7 +24,7 @@ import pytest
 from openpyxl import load_workbook
 
 from szqa_xl import libreoffice
-from szqa_xl.batch import consolidate_dir, write_outputs
+from szqa_xl.batch import consolidate_dir, scores_csv, write_outputs, write_scores_csv
 from szqa_xl.consolidate import Thresholds
 from szqa_xl.demo import Score, fill_scoresheet
 from szqa_xl.generate import generate, read_manifest
@@ -670,6 +670,32 @@ def test_scores_csv_is_cons_tidy(scenario: Scenario) -> None:
     # the frame keeps the examiner's raw text; only the CSV is neutralised
     raw = tidy[(tidy["applicant_id"] == "EC-01") & (tidy["examiner_id"] == "E01") & (tidy["unit"] == "1.1")]
     assert raw["strengths"].iloc[0].startswith("=HYPERLINK")
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 7, 10_000])
+def test_scores_csv_written_in_chunks_equals_whole_frame(
+    scenario: Scenario, tmp_path: Path, rows_per_chunk
+) -> None:
+    """scores.csv is streamed a chunk of rows at a time (comments fetched from the store per chunk):
+    byte for byte what the whole tidy frame gives, wherever the chunks are cut."""
+    out = tmp_path / "scores.csv"
+    write_scores_csv(scenario.cons, out, rows_per_chunk=rows_per_chunk)
+    assert out.read_bytes() == scores_csv(scenario.cons.tidy).encode("utf-8-sig")
+    assert out.read_bytes() == scenario.paths["csv"].read_bytes()
+
+
+def test_consolidation_keeps_comments_out_of_its_frames(scenario: Scenario) -> None:
+    """The in-memory frames hold scores only; every comment comes back from the store, unchanged."""
+    cons = scenario.cons
+    assert not {"strengths", "ofi", "evidence"} & set(cons.scores.columns)
+    tidy = cons.tidy
+    assert (tidy["strengths"] != "").any()
+    for (_, s), (_, t) in zip(cons.scores.iterrows(), tidy.iterrows(), strict=True):
+        assert (s["applicant_id"], s["examiner_id"], s["unit"]) == (
+            t["applicant_id"],
+            t["examiner_id"],
+            t["unit"],
+        )
 
 
 def test_injection_is_neutralised_in_csv(scenario: Scenario) -> None:

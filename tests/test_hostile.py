@@ -1078,13 +1078,17 @@ def test_interrupted_run_leaves_no_partial_output(mixed_returns, tmp_path, monke
         monkeypatch.setattr(szqa_xl.writer, "write", write)
         expected = RuntimeError
     else:
-        real = Path.write_bytes
+        import szqa_xl.batch
 
-        def write_bytes(self, data):
-            real(self, data[: len(data) // 2])
+        real = szqa_xl.batch.write_scores_csv
+
+        def write_scores_csv(cons, path):  # the disk fills up half way through scores.csv
+            real(cons, path)
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(Path, "write_bytes", write_bytes)
+        monkeypatch.setattr(szqa_xl.batch, "write_scores_csv", write_scores_csv)
     with pytest.raises(expected):
         write_outputs(cons, out)
     monkeypatch.undo()
