@@ -7,18 +7,21 @@ import math
 import re
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from openpyxl import Workbook as XLWorkbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart._chart import ChartBase
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.xml.functions import fromstring, tostring
 
 from .atomic import atomic_path
 from .plan import Cell as PlanCell
@@ -149,7 +152,8 @@ def _skeleton(ws, sp: Sheet, sheets: dict) -> None:
         cats = Reference(sheets[csheet], range_string=f"'{csheet}'!{crange}")
         chart.add_data(data, titles_from_data=True)
         chart.set_categories(cats)
-        ws.add_chart(chart, ch.anchor)
+        chart.anchor = ch.anchor
+        ws.add_chart(_SerialisedChart(chart))
     if sp.freeze:
         ws.freeze_panes = sp.freeze
     ws.sheet_state = sp.state
@@ -173,6 +177,29 @@ def _skeleton(ws, sp: Sheet, sheets: dict) -> None:
         ws.protection.formatRows = False
         ws.protection.selectLockedCells = False
         ws.protection.selectUnlockedCells = False
+
+
+class _SerialisedChart(ChartBase):
+    """A chart already turned into (compressed) XML: all openpyxl's package writer needs of it.
+
+    openpyxl writes charts only when the whole workbook is saved, and a live chart
+    object takes ~17 KB: thousands of applicant sheets' charts would make memory
+    grow with N.  So each chart is serialised as soon as its sheet is planned
+    (nothing in a chart's XML depends on where it ends up in the package).
+    ``ChartBase.__init__`` is deliberately not called: only the anchor, the size
+    and ``_write`` are used by the drawing and package writers.
+    """
+
+    def __init__(self, chart: ChartBase) -> None:
+        self.anchor, self.width, self.height = chart.anchor, chart.width, chart.height
+        self._id = 1
+        self._xml = zlib.compress(tostring(chart._write()))
+
+    def _write(self):
+        return fromstring(zlib.decompress(self._xml))
+
+    def __hash__(self) -> int:
+        return id(self)
 
 
 def write(plan: Workbook, path: Path | str) -> None:

@@ -511,6 +511,24 @@ def test_workbook_overview_shows_the_numbers(scenario: Scenario) -> None:
         assert isinstance(formula, str) and formula.startswith(f"='{aid}'!"), formula
 
 
+def test_workbook_charts_point_at_their_own_sheets(scenario: Scenario) -> None:
+    """The overview's consensus-total chart and, per applicant, the category profile and the spread chart."""
+    wb = load_workbook(scenario.paths["workbook"])
+    titles = {}
+    for ws in wb.worksheets:
+        for chart in ws._charts:
+            refs = [s.val.numRef.f for s in chart.series] + [
+                s.cat.strRef.f if s.cat.strRef else s.cat.numRef.f for s in chart.series
+            ]
+            assert all(r.startswith(f"'{ws.title}'!") for r in refs), (ws.title, refs)
+            text = "".join(r.t for p in chart.title.tx.rich.p for r in (p.r or []))
+            titles.setdefault(ws.title, []).append(text)
+    assert titles.pop("总览") == ["共识总分"]
+    applicants = len(scenario.cons.applicants)
+    assert len(titles) == applicants
+    assert all(t == ["类目得分率（共识，%）", "评审员分歧：各条目极差（分）"] for t in titles.values())
+
+
 def test_workbook_applicant_sheets_show_the_numbers(scenario: Scenario) -> None:
     units = expected_units(scenario)
     wb = load_workbook(scenario.paths["workbook"])
