@@ -7,15 +7,19 @@ rejected with a reason, and no input file is opened for writing.
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import grid
@@ -31,7 +35,7 @@ from .consolidate import (
 from .generate import read_manifest
 from .models import AWARD_IDS
 from .problems import Problem
-from .reader import ReturnFile, UnitReturn, check_issue, read_return
+from .reader import ReturnFile, check_issue, read_return
 from .standards import builtin_standard
 from .textsafe import FORMULA_LEADS
 
@@ -115,6 +119,9 @@ def with_comments(scores: pd.DataFrame, store: CommentStore) -> pd.DataFrame:
     keys = zip(scores["file_no"], scores["unit"], strict=True)
     found = [texts.get((int(f), u), ("", "", "")) for f, u in keys]
     out = scores.drop(columns=["file_no"])
+    for name in out.columns:  # the public frame has plain columns; categories are an internal economy
+        if isinstance(out[name].dtype, pd.CategoricalDtype):
+            out[name] = out[name].astype(out[name].cat.categories.dtype)
     for j, name in enumerate(COMMENT_FIELDS):
         out[name] = pd.Series([t[j] for t in found], index=scores.index, dtype=object) if found else ""
     return out[TIDY_COLUMNS] if len(out) else empty_tidy()
@@ -289,8 +296,17 @@ def _record(rf: ReturnFile, status: str | None = None) -> ReturnRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _FileScores:
+    """A merged file's scores, compact: band labels (shared strings) and percentages (NaN when not
+    scored), in the standard's unit order; an unfinished unit counts as unscored."""
+
+    bands: tuple[str | None, ...]
+    pcts: array
+
+
 def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, str]) -> ReturnFile:
-    """What consolidation keeps of a file in memory: identity, problems and scores, no comment text.
+    """What consolidation keeps of a file in memory: identity, problems and compact scores.
 
     The comments go to ``store``; repeated strings (names, ids, band labels) are
     shared through ``strings`` so thousands of returns hold each only once.
@@ -304,52 +320,98 @@ def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, 
         ],
     )
     rf.meta = {k: strings.setdefault(v, v) for k in IDENTITY_FIELDS if (v := rf.meta.get(k)) is not None}
-    rf.units = {
-        code: UnitReturn(
-            code, strings.setdefault(u.band, u.band) if u.band else u.band, u.pct, "", "", "", u.status
-        )
-        for code, u in rf.units.items()
-    }
+    ok = [u.status == grid.STATUS_OK for u in rf.units.values()]
+    rf.scores = _FileScores(  # type: ignore[attr-defined]
+        tuple(
+            strings.setdefault(u.band, u.band) if k and u.band else None
+            for u, k in zip(rf.units.values(), ok, strict=True)
+        ),
+        array(
+            "d",
+            (
+                u.pct if k and u.pct is not None else math.nan
+                for u, k in zip(rf.units.values(), ok, strict=True)
+            ),
+        ),
+    )
+    rf.units = {}
     return rf
 
 
-def _scores_frame(merged: list[tuple[int, ReturnFile, str]]) -> pd.DataFrame:
-    """The scores of the merged files, one row per (file, unit): column lists, no row dicts."""
-    cols: dict[str, list] = {c: [] for c in SCORE_COLUMNS}
-    for file_no, rf, rel in merged:
-        std = builtin_standard(rf.award_category)
-        m = rf.meta
-        year = int(m["year"]) if m.get("year", "").isdigit() else m.get("year")
-        for unit in std.units():
-            u = rf.units[unit.code]
-            ok = u.status == grid.STATUS_OK
-            pct = u.pct if ok else None
-            cols["year"].append(year)
-            cols["award_category"].append(std.id)
-            cols["stage"].append(m.get("stage", ""))
-            cols["applicant_id"].append(m.get("applicant_id", ""))
-            cols["applicant_name"].append(m.get("applicant_name", ""))
-            cols["examiner_id"].append(m.get("examiner_id", ""))
-            cols["examiner_name"].append(m.get("examiner_name", ""))
-            cols["unit"].append(unit.code)
-            cols["kind"].append(unit.kind)
-            cols["unit_points"].append(unit.points)
-            cols["band"].append(u.band if ok else None)
-            cols["band_index"].append(grid.band_index(std, unit.kind, u.band) if ok and u.band else None)
-            cols["pct"].append(pct)
-            cols["points"].append(grid.unit_score(unit.points, pct) if ok else None)
-            cols["issue_id"].append(m.get("issue_id", ""))
-            cols["file"].append(rel)
-            cols["file_no"].append(file_no)
-    if not cols["file_no"]:
-        return empty_tidy().drop(columns=list(COMMENT_FIELDS)).assign(file_no=pd.Series(dtype="int64"))
-    scores = pd.DataFrame(cols)
-    scores = scores.sort_values(
-        ["year", "award_category", "stage", "applicant_id", "examiner_id", "unit"],
-        kind="stable",
-        key=lambda s: s.map(_unit_sort_key) if s.name == "unit" else s,
+@cache
+def _unit_order(award: str) -> tuple[list[int], list]:
+    """Positions of the standard's units in scores order (by code, numerically), and the units so ordered."""
+    units = builtin_standard(award).units()
+    order = sorted(range(len(units)), key=lambda i: _unit_sort_key(units[i].code))
+    return order, [units[i] for i in order]
+
+
+def _file_sort_key(meta: dict[str, str]) -> tuple:
+    year = meta.get("year", "")
+    return (
+        (0, int(year), "") if year.isdigit() else (1, 0, year),
+        meta.get("award_category", ""),
+        meta.get("stage", ""),
+        meta.get("applicant_id", ""),
+        meta.get("examiner_id", ""),
     )
-    return scores.reset_index(drop=True)
+
+
+def _scores_frame(merged: list[tuple[int, dict[str, str], _FileScores, str]]) -> pd.DataFrame:
+    """One row per (merged file, unit), sorted by year, award, stage, applicant, examiner, unit.
+
+    Built column by column: text that repeats (ids, names, units, bands) becomes
+    categorical codes, numbers typed arrays, so a large batch costs bytes per row,
+    not a Python object per cell.
+    """
+    if not merged:
+        return empty_tidy().drop(columns=list(COMMENT_FIELDS)).assign(file_no=pd.Series(dtype="int64"))
+    merged = sorted(merged, key=lambda t: _file_sort_key(t[1]))
+    meta_cols = ["award_category", "stage", "applicant_id", "applicant_name", "examiner_id", "examiner_name"]
+    per_file: dict[str, list] = {c: [] for c in [*meta_cols, "issue_id", "file", "year", "file_no"]}
+    counts: list[int] = []
+    unit, kind, points_of, band, band_index, pct = [], [], [], [], array("d"), array("d")
+    for file_no, meta, sc, rel in merged:
+        award = meta["award_category"]
+        std = builtin_standard(award)
+        order, units = _unit_order(award)
+        for c in meta_cols:
+            per_file[c].append(meta.get(c, ""))
+        per_file["issue_id"].append(meta.get("issue_id", ""))
+        per_file["file"].append(rel)
+        year = meta.get("year", "")
+        per_file["year"].append(int(year) if year.isdigit() else year)
+        per_file["file_no"].append(file_no)
+        counts.append(len(units))
+        for i, u in zip(order, units, strict=True):
+            b = sc.bands[i]
+            unit.append(u.code)
+            kind.append(u.kind)
+            points_of.append(u.points)
+            band.append(b)
+            idx = grid.band_index(std, u.kind, b) if b else None
+            band_index.append(math.nan if idx is None else idx)
+            pct.append(sc.pcts[i])
+    rows = np.repeat(np.arange(len(merged)), counts)
+
+    def repeated(values: list) -> pd.Categorical:
+        return pd.Categorical(values).take(rows)  # type: ignore[return-value]
+
+    frame = {c: repeated(per_file[c]) for c in meta_cols}
+    years = pd.Series(per_file["year"]).infer_objects()
+    frame["year"] = years.to_numpy()[rows]
+    frame["unit"] = pd.Categorical(unit)
+    frame["kind"] = pd.Categorical(kind)
+    frame["unit_points"] = np.asarray(points_of, dtype="int64")
+    frame["band"] = pd.Categorical(band)
+    frame["band_index"] = np.frombuffer(band_index, dtype="float64")
+    pct_a = np.frombuffer(pct, dtype="float64")
+    frame["pct"] = pct_a
+    frame["points"] = frame["unit_points"] * pct_a / 100
+    frame["issue_id"] = repeated(per_file["issue_id"])
+    frame["file"] = repeated(per_file["file"])
+    frame["file_no"] = np.asarray(per_file["file_no"], dtype="int64")[rows]
+    return pd.DataFrame(frame)[SCORE_COLUMNS]
 
 
 def consolidate_dir(
@@ -382,7 +444,7 @@ def consolidate_dir(
         year_s = str(year)
 
     records: list[ReturnRecord] = []
-    merged: list[tuple[int, ReturnFile, str]] = []
+    merged: list[tuple[int, dict[str, str], _FileScores, str]] = []
     seen_issue: dict[str, str] = {}
     seen_key: dict[tuple, str] = {}
     for file_no, rf in enumerate(files):
@@ -411,8 +473,10 @@ def consolidate_dir(
             else:
                 seen_issue[iid] = rel
                 seen_key[key] = rel
-                merged.append((file_no, rf, rel))
+                merged.append((file_no, rf.meta, rf.scores, rel))
         records.append(record)
+        files[file_no] = None  # type: ignore[call-overload]  # the record and the merged scores are all that is kept
+    del files
     for p in skipped:
         records.append(
             ReturnRecord(

@@ -77,7 +77,7 @@ def unit_stats(tidy: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> pd.
     if tidy.empty:
         return pd.DataFrame(columns=cols)
     base = (
-        tidy.groupby(keys, sort=False, dropna=False)
+        tidy.groupby(keys, sort=False, dropna=False, observed=True)
         .agg(kind=("kind", "first"), unit_points=("unit_points", "first"))
         .reset_index()
     )
@@ -85,7 +85,7 @@ def unit_stats(tidy: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> pd.
         stats = base.assign(n=0)
     else:
         agg = (
-            scored.groupby(keys, sort=False)
+            scored.groupby(keys, sort=False, observed=True)
             .agg(
                 n=("pct", "size"),
                 median=("pct", "median"),
@@ -120,7 +120,7 @@ def examiner_totals(tidy: pd.DataFrame) -> pd.DataFrame:
     if tidy.empty:
         return pd.DataFrame(columns=keys + ["total", "scored", "units", "complete"])
     out = (
-        tidy.groupby(keys, sort=False)
+        tidy.groupby(keys, sort=False, observed=True)
         .agg(
             total=("points", lambda s: float(s.sum(min_count=0))),
             scored=("pct", "count"),
@@ -150,9 +150,9 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     if tidy.empty:
         return pd.DataFrame(columns=cols)
     totals = examiner_totals(tidy)
-    names = tidy.groupby(GROUP, sort=False)["applicant_name"].first().to_dict()
+    names = tidy.groupby(GROUP, sort=False, observed=True)["applicant_name"].first().to_dict()
     st = stats.assign(cons_points=stats["unit_points"].astype(float) * stats["consensus"] / 100)
-    by_applicant = st.groupby(GROUP, sort=False).agg(
+    by_applicant = st.groupby(GROUP, sort=False, observed=True).agg(
         consensus_total=("cons_points", "sum"),
         scored_units=("consensus", "count"),
         units=("unit", "size"),
@@ -191,7 +191,7 @@ def applicant_summary(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
         )
     out = pd.DataFrame(rows)
     out["rank"] = (
-        out.groupby(["year", "award_category", "stage"])["consensus_total"]
+        out.groupby(["year", "award_category", "stage"], observed=True)["consensus_total"]
         .rank(method="min", ascending=False)
         .astype(int)
     )
@@ -209,9 +209,9 @@ def examiner_leniency(tidy: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     merged = scored.merge(stats[GROUP + ["unit", "median", "n"]], on=GROUP + ["unit"])
     merged = merged[merged["n"] >= 2]
     merged["dev"] = merged["pct"].astype(float) - merged["median"]
-    files = tidy.groupby("examiner_id")["file"].nunique()
+    files = tidy.groupby("examiner_id", observed=True)["file"].nunique()
     out = (
-        merged.groupby(["examiner_id"], sort=True)
+        merged.groupby(["examiner_id"], sort=True, observed=True)
         .agg(
             examiner_name=("examiner_name", "first"),
             units_scored=("pct", "size"),

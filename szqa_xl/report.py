@@ -79,8 +79,8 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
         key: _consensus_total_cell(int(n), len(builtin_standard(key[1]).units()))
         for key, n in zip(keys, cons.applicants["examiners"], strict=True)
     }
-    tidy_rows = cons.scores.groupby(GROUP, sort=False).indices if len(cons.scores) else {}
-    stats_rows = cons.stats.groupby(GROUP, sort=False).indices if len(cons.stats) else {}
+    tidy_rows = cons.scores.groupby(GROUP, sort=False, observed=True).indices if len(cons.scores) else {}
+    stats_rows = cons.stats.groupby(GROUP, sort=False, observed=True).indices if len(cons.stats) else {}
 
     def sheets() -> Iterator[Sheet]:
         yield _overview(cons, names, consensus_cells)
