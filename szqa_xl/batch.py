@@ -50,7 +50,7 @@ STATUS_ZH = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class ReturnRecord:
     """One line of the returns sheet: a file received (or expected and missing)."""
 
@@ -540,7 +540,7 @@ def scores_csv(tidy: pd.DataFrame, header: bool = True) -> str:
     )
 
 
-CSV_ROWS_PER_CHUNK = 20_000
+CSV_ROWS_PER_CHUNK = 5_000
 
 
 def write_scores_csv(cons: Consolidation, path: Path, rows_per_chunk: int = CSV_ROWS_PER_CHUNK) -> None:

@@ -85,7 +85,7 @@ class Chart:
 @dataclass
 class Sheet:
     title: str
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[Cell] | Iterator[Cell] = field(default_factory=list)
     styles_by_range: list[tuple[str, str]] = field(default_factory=list)
     merges: list[str] = field(default_factory=list)
     col_widths: dict[str, float] = field(default_factory=dict)
@@ -101,6 +101,7 @@ class Sheet:
     print_title_rows: str | None = None
     tab_color: str | None = None
     hidden_cols: list[str] = field(default_factory=list)
+    rows_in_order: bool = False  # cells come row by row (may be an iterator): the writer streams them
 
     def put(self, ref: str, value: Any, style: str | None = None, formula: bool = False) -> None:
         self.cells.append(Cell(ref, value, style, formula))

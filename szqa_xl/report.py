@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from itertools import chain
 
 import pandas as pd
 
@@ -12,7 +13,7 @@ from .batch import STATUS_ZH, Consolidation
 from .consolidate import GROUP
 from .layout import text_height
 from .models import AWARD_IDS, KIND_ZH
-from .plan import Chart, CondFormat, Sheet, SheetStream, Style, Validation, Workbook, column_letter
+from .plan import Cell, Chart, CondFormat, Sheet, SheetStream, Style, Validation, Workbook, column_letter
 from .standards import builtin_standard
 from .textsafe import cell_text, split_for_cells
 
@@ -408,7 +409,15 @@ def _returns(cons: Consolidation) -> Sheet:
         sh.put(f"{column_letter(j)}3", h, "header")
     sh.col_widths = dict(zip("ABCDEFGHIJK", [14, 40, 14, 7, 10, 10, 10, 20, 10, 10, 70], strict=True))
     order = {"rejected": 0, "duplicate": 1, "missing": 2, "incomplete": 3, "accepted": 4, "skipped": 5}
-    for i, rec in enumerate(sorted(cons.returns, key=lambda x: (order[x.status], x.file))):
+    sh.cells = chain(
+        sh.cells, _returns_rows(cons, sh, sorted(cons.returns, key=lambda x: (order[x.status], x.file)))
+    )
+    sh.rows_in_order = True  # one row per file: streamed to the writer, not held
+    return sh
+
+
+def _returns_rows(cons: Consolidation, sh: Sheet, records: list) -> Iterator[Cell]:
+    for i, rec in enumerate(records):
         r = 4 + i
         award = (
             builtin_standard(rec.award_category).name_zh
@@ -428,13 +437,12 @@ def _returns(cons: Consolidation) -> Sheet:
             rec.examiner_name,
             rec.reasons,
         ]
-        for j, v in enumerate(values, start=1):
-            style = "bad" if rec.status in ("rejected", "duplicate", "missing") and j in (1, 11) else "text"
-            sh.put(f"{column_letter(j)}{r}", split_for_cells(cell_text(str(v)))[0], style)
         sh.row_heights[r] = min(
             409.0, max(18.0, 14.0 * (rec.reasons.count("\n") + 1 + len(rec.reasons) // 45))
         )
-    return sh
+        for j, v in enumerate(values, start=1):
+            style = "bad" if rec.status in ("rejected", "duplicate", "missing") and j in (1, 11) else "text"
+            yield Cell(f"{column_letter(j)}{r}", split_for_cells(cell_text(str(v)))[0], style)
 
 
 def _sources(cons: Consolidation) -> Sheet:
@@ -445,13 +453,18 @@ def _sources(cons: Consolidation) -> Sheet:
     for j, h in enumerate(headers, start=1):
         sh.put(f"{column_letter(j)}3", h, "header")
     sh.col_widths = {"A": 50, "B": 68, "C": 12, "D": 34, "E": 22, "F": 14}
-    rows = [rec for rec in cons.returns if rec.status not in ("missing",)]
-    for i, rec in enumerate(sorted(rows, key=lambda x: x.file)):
-        r = 4 + i
-        for j, v in enumerate(
-            [rec.file, rec.sha256, rec.size, rec.issue_id, rec.read_at, STATUS_ZH[rec.status]], start=1
-        ):
-            sh.put(f"{column_letter(j)}{r}", cell_text(v) if isinstance(v, str) else v, "plain")
+    rows = sorted((rec for rec in cons.returns if rec.status not in ("missing",)), key=lambda x: x.file)
+    sh.cells = chain(
+        sh.cells,
+        (
+            Cell(f"{column_letter(j)}{4 + i}", cell_text(v) if isinstance(v, str) else v, "plain")
+            for i, rec in enumerate(rows)
+            for j, v in enumerate(
+                [rec.file, rec.sha256, rec.size, rec.issue_id, rec.read_at, STATUS_ZH[rec.status]], start=1
+            )
+        ),
+    )
+    sh.rows_in_order = True  # one row per file: streamed to the writer, not held
     return sh
 
 

@@ -8,7 +8,7 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from openpyxl import Workbook as XLWorkbook
@@ -90,17 +90,43 @@ def _cell_xml(ref: str, cell: PlanCell, style_id: int) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to cell {ref}")
 
 
-def _sheet_rows(sp: Sheet, style_ids: dict[str | None, int]) -> Iterator[str]:
-    """The ``<row>`` elements of a sheet's ``<sheetData>``, rows and cells in order."""
+def _sheet_rows(sp: Sheet, style_id: Callable[[str | None], int]) -> Iterator[str]:
+    """The ``<row>`` elements of a sheet's ``<sheetData>``, rows and cells in order.
+
+    A sheet whose cells come in row order (``rows_in_order``, e.g. a generator
+    over thousands of list rows) is streamed a row at a time, never held whole.
+    """
+    heights = sp.row_heights
+
+    def row_xml(r: int, cells: list[tuple[int, str, PlanCell]]) -> str:
+        ht = f' ht="{heights[r]:g}" customHeight="1"' if r in heights else ""
+        body = "".join(
+            _cell_xml(ref, c, style_id(c.style)) for _, ref, c in sorted(cells, key=lambda t: t[0])
+        )
+        return f'<row r="{r}"{ht}>{body}</row>' if body else f'<row r="{r}"{ht}/>'
+
+    if sp.rows_in_order:
+        current, pending = 0, []
+        for cell in sp.cells:
+            row, col = _split(cell.ref)
+            if row != current and pending:
+                if row < current:
+                    raise ValueError(
+                        f"{sp.title}: cell {cell.ref} after row {current} in a sheet planned in row order"
+                    )
+                yield row_xml(current, pending)
+                pending = []
+            current = row
+            pending.append((col, cell.ref, cell))
+        if pending:
+            yield row_xml(current, pending)
+        return
     rows: dict[int, list[tuple[int, str, PlanCell]]] = {}
     for cell in sp.cells:
         row, col = _split(cell.ref)
         rows.setdefault(row, []).append((col, cell.ref, cell))
-    heights = sp.row_heights
     for r in sorted(rows.keys() | heights.keys()):
-        ht = f' ht="{heights[r]:g}" customHeight="1"' if r in heights else ""
-        cells = "".join(_cell_xml(ref, c, style_ids[c.style]) for _, ref, c in sorted(rows.get(r, ())))
-        yield f'<row r="{r}"{ht}>{cells}</row>' if cells else f'<row r="{r}"{ht}/>'
+        yield row_xml(r, rows.get(r, []))
 
 
 def _merge_xml(merges: list[str]) -> str:
@@ -224,13 +250,16 @@ def write(plan: Workbook, path: Path | str) -> None:
             sheets[sp.title] = ws
             if sp.state == "visible":
                 visible.append(i)
-            for name in dict.fromkeys(c.style for c in sp.cells):  # first-use order: reproducible files
+
+            def style_id(name: str | None, ws=ws) -> int:  # registered on first use: reproducible files
                 if name not in style_ids:
                     style_ids[name] = _style_id(ws, plan.styles[name])
+                return style_ids[name]
+
             _skeleton(ws, sp, sheets)
             body = Path(tmp) / f"sheet{i}.xml"
             with open(body, "wb") as f:
-                for chunk in _sheet_rows(sp, style_ids):
+                for chunk in _sheet_rows(sp, style_id):
                     f.write(chunk.encode("utf-8"))
                 offset = f.tell()
                 f.write(_merge_xml(sp.merges).encode("utf-8"))
