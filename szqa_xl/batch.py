@@ -305,8 +305,9 @@ class _FileScores:
     pcts: array
 
 
-def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, str]) -> ReturnFile:
-    """What consolidation keeps of a file in memory: identity, problems and compact scores.
+def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, str]) -> _FileScores:
+    """Reduce ``rf`` to what consolidation keeps of a file in memory (identity and problems) and
+    return its scores in compact form.
 
     The comments go to ``store``; repeated strings (names, ids, band labels) are
     shared through ``strings`` so thousands of returns hold each only once.
@@ -321,7 +322,7 @@ def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, 
     )
     rf.meta = {k: strings.setdefault(v, v) for k in IDENTITY_FIELDS if (v := rf.meta.get(k)) is not None}
     ok = [u.status == grid.STATUS_OK for u in rf.units.values()]
-    rf.scores = _FileScores(  # type: ignore[attr-defined]
+    scores = _FileScores(
         tuple(
             strings.setdefault(u.band, u.band) if k and u.band else None
             for u, k in zip(rf.units.values(), ok, strict=True)
@@ -335,7 +336,7 @@ def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, 
         ),
     )
     rf.units = {}
-    return rf
+    return scores
 
 
 @cache
@@ -428,8 +429,10 @@ def consolidate_dir(
     store = CommentStore()
     strings: dict[str, str] = {}
     files: list[ReturnFile] = [None] * len(paths)  # type: ignore[list-item]
+    file_scores: list[_FileScores | None] = [None] * len(paths)
     for i, rf in iter_read(paths, workers=workers, progress=progress):
-        files[i] = _slim(rf, i, store, strings)
+        file_scores[i] = _slim(rf, i, store, strings)
+        files[i] = rf
     issued = {r["issue_id"]: r for r in read_manifest(manifest)} if manifest else None
 
     readable = [rf for rf in files if rf.meta.get("year")]
@@ -473,10 +476,11 @@ def consolidate_dir(
             else:
                 seen_issue[iid] = rel
                 seen_key[key] = rel
-                merged.append((file_no, rf.meta, rf.scores, rel))
+                merged.append((file_no, rf.meta, file_scores[file_no], rel))
         records.append(record)
-        files[file_no] = None  # type: ignore[call-overload]  # the record and the merged scores are all that is kept
-    del files
+        # the record and the merged scores are all that is kept
+        files[file_no], file_scores[file_no] = None, None  # type: ignore[call-overload]
+    del files, file_scores
     for p in skipped:
         records.append(
             ReturnRecord(

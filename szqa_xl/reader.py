@@ -84,7 +84,6 @@ _ERROR_CELL = re.compile(
     rb'<(?:\w+:)?c\s(?=[^>]*?\st="e")[^>]*?\br="([A-Z]+\d+)"[^>]*>'
     rb"(?:\s*<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>))?\s*(?:<(?:\w+:)?v>([^<]*)<)?"
 )
-_R_ATTR = re.compile(rb'\br="([A-Z]+\d+)"')
 INPUT_SHEETS = (SHEET_SCORES, SHEET_COVER, SHEET_META)
 """The sheets read cell by cell; the others are checked by their dimension and last row only."""
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+):([A-Z]+\d+)"')
