@@ -179,7 +179,10 @@ def find_returns(returns_dir: Path | str) -> tuple[list[Path], list[Path]]:
 def _safe_read(path: Path) -> ReturnFile:
     try:
         return read_return(path)
-    except Exception as exc:  # a bug must not stop the batch; it is reported on the file
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a bug (or a native library's panic) must not stop the batch, and an
+        # exception that cannot be pickled must not travel back from a worker: reported on the file
         rf = _crashed(path, f"读取时发生内部错误（{type(exc).__name__}: {exc}），请将此文件报告给维护者")
         return rf
 
@@ -248,7 +251,12 @@ def iter_read(
             futures = {ex.submit(_read_chunk, paths[a : a + size]): a for a in starts}
             for fut in as_completed(futures):
                 a = futures[fut]
-                chunk = fut.result()
+                try:
+                    chunk = fut.result()
+                except BrokenProcessPool:
+                    raise
+                except Exception:  # the chunk's result could not come back: re-read its files one by one
+                    continue
                 for k, rf in enumerate(chunk):
                     finished.add(a + k)
                     yield a + k, rf
@@ -263,6 +271,8 @@ def iter_read(
                 rf = ex.submit(_safe_read, p).result()
         except BrokenProcessPool:
             rf = _crashed(p, "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收")
+        except Exception as exc:  # the result could not come back from the worker
+            rf = _crashed(p, f"读取时发生内部错误（{type(exc).__name__}），请将此文件报告给维护者")
         yield i, rf
         tick(1)
 

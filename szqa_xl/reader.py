@@ -545,7 +545,10 @@ def read_return(
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data or b""))
         for current in INPUT_SHEETS:
             sheets[current] = wb.get_sheet_by_name(current).to_python(skip_empty_area=False)
-    except Exception as exc:  # calamine's own error types: the file's XML or zip data is damaged
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine's errors, and pyo3's PanicException (a BaseException) on
+        # values it cannot represent, e.g. a date cell holding -1e66: the file's data is unusable
         detail = f"{type(exc).__name__}: {exc}"[:200]
         rf.problems.append(
             Problem("unreadable", f"工作表“{current}”无法解析，文件已损坏（{detail}）", rf.name, current)

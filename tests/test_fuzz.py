@@ -319,6 +319,9 @@ def crashes(cons) -> list[str]:
 
 # Explicit examples: the kinds of damage the random search has found to escape the reader.
 SCORES_PART = 4  # index of xl/worksheets/sheet2.xml (评分表) in an openpyxl-saved return
+DATE_PANIC = CellEdits((("封面!C11", Value(-1.0180035058311171e66)),))
+"""Found in CI: a date-formatted cell holding -1e66 makes calamine panic (pyo3 PanicException, a
+BaseException that cannot be pickled back from a worker); the file must be rejected, the batch go on."""
 KNOWN = [
     PartDamage(SCORES_PART, "junk", 0.0, b"y"),
     PartDamage(SCORES_PART, "insert", 0.5, b"\xff\xfe"),
@@ -330,6 +333,7 @@ KNOWN = [
 @given(mutation=mutations(), base=st.sampled_from([hf.VICTIM, "E04"]))
 @example(mutation=KNOWN[0], base=hf.VICTIM)
 @example(mutation=KNOWN[1], base=hf.VICTIM)
+@example(mutation=DATE_PANIC, base=hf.VICTIM)
 def test_fuzz_mutated_return_in_batch(hostile_kit, tmp_path, mutation, base):
     """Never raises; every file merged or rejected with a reason; the clean files unchanged."""
     work = scratch(tmp_path)
