@@ -7,6 +7,7 @@ decision testable in memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,6 +22,25 @@ def column_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+_REF = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]+)")
+
+
+def column_index(letters: str) -> int:
+    """'A' -> 1, 'AB' -> 28."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def split_ref(ref: str) -> tuple[int, int]:
+    """'H12' (or '$H$12') -> (row 12, column 8), both 1-based."""
+    m = _REF.fullmatch(ref)
+    if m is None:
+        raise ValueError(f"bad cell reference {ref!r}")
+    return int(m.group(2)), column_index(m.group(1))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from .layout import (
     plan_scoresheet,
 )
 from .models import Standard
+from .plan import column_index as col_to_num
+from .plan import split_ref
 from .problems import Problem
 from .safety import check_environment
 from .standards import builtin_standard
@@ -96,21 +98,6 @@ class Preflight:
     formula_cells: dict[str, set[str]] = field(default_factory=dict)
     error_cells: dict[str, dict[str, str]] = field(default_factory=dict)
     merges: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-
-
-def col_to_num(col: str) -> int:
-    n = 0
-    for ch in col:
-        n = n * 26 + (ord(ch) - 64)
-    return n
-
-
-def split_ref(ref: str) -> tuple[int, int]:
-    """'H12' -> (row 12, column 8), both 1-based."""
-    m = re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", ref)
-    if not m:
-        raise ValueError(f"bad cell reference {ref!r}")
-    return int(m.group(2)), col_to_num(m.group(1))
 
 
 _F_TAG = re.compile(rb"<f[\s>/]")  # literal prefix: a fast scan

@@ -25,7 +25,7 @@ from openpyxl.xml.functions import fromstring, tostring
 
 from .atomic import atomic_path
 from .plan import Cell as PlanCell
-from .plan import Sheet, Style, Workbook, column_letter
+from .plan import Sheet, Style, Workbook, split_ref
 from .textsafe import cell_text
 
 FONT_NAME = "等线"
@@ -52,17 +52,7 @@ def _ref_range(ref: str):
     return sheet.strip("'"), cells.replace("$", "")
 
 
-_REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
-_COLUMN_INDEX = {column_letter(i): i for i in range(1, 16385)}
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-
-
-def _split(ref: str) -> tuple[int, int]:
-    """'AB12' -> (12, 28)."""
-    m = _REF.fullmatch(ref)
-    if m is None:
-        raise ValueError(f"not a cell reference: {ref!r}")
-    return int(m.group(2)), _COLUMN_INDEX[m.group(1)]
 
 
 def _cell_xml(ref: str, cell: PlanCell, style_id: int) -> str:
@@ -108,7 +98,7 @@ def _sheet_rows(sp: Sheet, style_id: Callable[[str | None], int]) -> Iterator[st
     if sp.rows_in_order:
         current, pending = 0, []
         for cell in sp.cells:
-            row, col = _split(cell.ref)
+            row, col = split_ref(cell.ref)
             if row != current and pending:
                 if row < current:
                     raise ValueError(
@@ -123,7 +113,7 @@ def _sheet_rows(sp: Sheet, style_id: Callable[[str | None], int]) -> Iterator[st
         return
     rows: dict[int, list[tuple[int, str, PlanCell]]] = {}
     for cell in sp.cells:
-        row, col = _split(cell.ref)
+        row, col = split_ref(cell.ref)
         rows.setdefault(row, []).append((col, cell.ref, cell))
     for r in sorted(rows.keys() | heights.keys()):
         yield row_xml(r, rows.get(r, []))
