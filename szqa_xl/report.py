@@ -9,7 +9,7 @@ from itertools import chain
 
 import pandas as pd
 
-from .batch import STATUS_ZH, Consolidation
+from .batch import COMMENT_FIELDS, STATUS_ZH, Consolidation, with_comments
 from .consolidate import GROUP
 from .layout import text_height
 from .models import AWARD_IDS, KIND_ZH
@@ -341,15 +341,14 @@ def _applicant_sheet(
         sh.put(f"{column_letter(a)}{r}", h, "header")
         sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
     r += 1
-    texts = cons.comments.of_files(tidy["file_no"])
     comments: dict[str, list] = {}
-    for t in tidy[["unit", "examiner_id", "examiner_name", "file_no"]].itertuples(index=False):
-        found = texts.get((int(t.file_no), t.unit))
-        if found and any(found):
-            comments.setdefault(t.unit, []).append((t, found))
+    rows = with_comments(tidy, cons.comments)[["unit", "examiner_id", "examiner_name", *COMMENT_FIELDS]]
+    for t in rows.itertuples(index=False):
+        if t.strengths or t.ofi or t.evidence:
+            comments.setdefault(t.unit, []).append(t)
     for unit in units:
-        for t, found in comments.get(unit.code, []):
-            parts = [split_for_cells(cell_text(str(v or ""))) for v in found]
+        for t in comments.get(unit.code, []):
+            parts = [split_for_cells(cell_text(str(v or ""))) for v in (t.strengths, t.ofi, t.evidence)]
             for k in range(max(len(p) for p in parts)):
                 sh.put(f"A{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
                 sh.put(f"B{r}", cell_text(f"{t.examiner_id} {t.examiner_name}"), "text")
