@@ -9,7 +9,7 @@ from itertools import chain
 
 import pandas as pd
 
-from .batch import COMMENT_FIELDS, STATUS_ZH, Consolidation, with_comments
+from .batch import STATUS_ZH, Consolidation
 from .consolidate import GROUP
 from .layout import text_height
 from .models import AWARD_IDS, KIND_ZH
@@ -82,12 +82,18 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
     }
     tidy_rows = cons.scores.groupby(GROUP, sort=False, observed=True).indices if len(cons.scores) else {}
     stats_rows = cons.stats.groupby(GROUP, sort=False, observed=True).indices if len(cons.stats) else {}
+    # Columns as plain object arrays, taken once: an applicant's rows are then index look-ups,
+    # not a pandas frame (and its per-call overhead) per applicant.
+    scores = _Columns(
+        cons.scores, ["unit", "examiner_id", "examiner_name", "applicant_name", "pct", "file_no"]
+    )
+    stats = _Columns(cons.stats, ["unit", *_STAT_FIELDS, "flag", "consensus"])
 
     def sheets() -> Iterator[Sheet]:
         yield _overview(cons, names, consensus_cells)
         for key in keys:
-            tidy, stats = cons.scores.take(tidy_rows[key]), cons.stats.take(stats_rows[key])
-            sh, cell = _applicant_sheet(cons, key, names[key], tidy, stats)
+            tidy, unit_stats = scores.rows(tidy_rows[key]), stats.rows(stats_rows[key])
+            sh, cell = _applicant_sheet(cons, key, names[key], tidy, unit_stats)
             if cell != consensus_cells[key]:
                 raise AssertionError(
                     f"consensus total of {names[key]} at {cell}, overview expects {consensus_cells[key]}"
@@ -100,6 +106,20 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
 
     wb.sheets = SheetStream(sheets())
     return wb
+
+
+_STAT_FIELDS = ("median", "mean", "min", "max", "range_points", "spread_bands")
+
+
+class _Columns:
+    """Some columns of a frame as object arrays, for taking the rows of one group as plain lists."""
+
+    def __init__(self, frame: pd.DataFrame, names: list[str]) -> None:
+        self._arrays = {n: frame[n].to_numpy(dtype=object) for n in names}
+
+    def rows(self, index) -> dict[str, list]:
+        """Column name -> the values at ``index`` (positions), in that order."""
+        return {n: a[index].tolist() for n, a in self._arrays.items()}
 
 
 def _consensus_total_cell(examiners: int, units: int) -> str:
@@ -174,19 +194,20 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
 
 
 def _applicant_sheet(
-    cons: Consolidation, key: tuple, name: str, tidy: pd.DataFrame, stats: pd.DataFrame
+    cons: Consolidation, key: tuple, name: str, tidy: dict[str, list], stats: dict[str, list]
 ) -> tuple[Sheet, str]:
-    """One applicant's sheet from its rows of the tidy frame and of the unit statistics."""
+    """One applicant's sheet from its rows of the scores and of the unit statistics (columns as lists)."""
     year, award, stage, applicant = key
     std = builtin_standard(award)
-    # Plain dicts: one lookup per cell, not one pandas indexing call.
-    unit_stats = {r["unit"]: r for r in stats.to_dict("records")}
-    examiners = sorted(tidy["examiner_id"].unique())
+    unit_stats = {
+        u: {f: stats[f][i] for f in (*_STAT_FIELDS, "flag", "consensus")} for i, u in enumerate(stats["unit"])
+    }
+    examiners = sorted(set(tidy["examiner_id"]))
     ex_names: dict[str, str] = {}
     for e, n in zip(tidy["examiner_id"], tidy["examiner_name"], strict=True):
         ex_names.setdefault(e, n)
     sh = Sheet(name, freeze="C5", print_title_rows="4:4")
-    app_name = tidy["applicant_name"].iloc[0] if len(tidy) else ""
+    app_name = tidy["applicant_name"][0] if tidy["applicant_name"] else ""
     sh.put("A1", cell_text(f"{applicant} {app_name}"), "title")
     sh.put(
         "A2",
@@ -238,7 +259,7 @@ def _applicant_sheet(
             ("区间差", "spread_bands", "int"),
         ):
             sh.put(f"{col[label]}{r}", _num(st[field]) if st is not None else None, style)
-        flagged = bool(st["flag"]) if st is not None else False
+        flagged = st is not None and st["flag"] is not pd.NA and bool(st["flag"])
         sh.put(f"{col['标记']}{r}", "讨论" if flagged else "", "flag")
         sh.put(f"{col['共识得分率%']}{r}", _num(st["consensus"]) if st is not None else None, "input")
         sh.put(
@@ -342,16 +363,19 @@ def _applicant_sheet(
         sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
     r += 1
     comments: dict[str, list] = {}
-    rows = with_comments(tidy, cons.comments)[["unit", "examiner_id", "examiner_name", *COMMENT_FIELDS]]
-    for t in rows.itertuples(index=False):
-        if t.strengths or t.ofi or t.evidence:
-            comments.setdefault(t.unit, []).append(t)
+    texts = cons.comments.of_files(tidy["file_no"])
+    for f, u, e, en in zip(
+        tidy["file_no"], tidy["unit"], tidy["examiner_id"], tidy["examiner_name"], strict=True
+    ):
+        found = texts.get((f, u))
+        if found and any(found):
+            comments.setdefault(u, []).append((e, en, found))
     for unit in units:
-        for t in comments.get(unit.code, []):
-            parts = [split_for_cells(cell_text(str(v or ""))) for v in (t.strengths, t.ofi, t.evidence)]
+        for examiner_id, examiner_name, found in comments.get(unit.code, []):
+            parts = [split_for_cells(cell_text(str(v or ""))) for v in found]
             for k in range(max(len(p) for p in parts)):
                 sh.put(f"A{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
-                sh.put(f"B{r}", cell_text(f"{t.examiner_id} {t.examiner_name}"), "text")
+                sh.put(f"B{r}", cell_text(f"{examiner_id} {examiner_name}"), "text")
                 height = 18.0
                 for (a, b), p, w in zip(spans, parts, span_width, strict=True):
                     text = p[k] if k < len(p) else ""
