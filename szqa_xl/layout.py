@@ -163,8 +163,9 @@ class ScoresheetPlan:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-_WIDE = re.compile("[\u2e81-\U0010ffff]")
-"""Characters counted two width units wide (CJK and everything above U+2E80)."""
+_NARROW_RUN = re.compile("[\x00-\u2e80]+")
+"""Runs of characters counted one width unit wide; the others (CJK and everything above
+U+2E80) count two.  Matched as runs: a few matches per line, not one per wide character."""
 
 
 def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10.0) -> float:
@@ -176,7 +177,7 @@ def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10
     per_line = max(1.0, width * 12.0 / size)  # measured in LibreOffice: ~1.3 width units per CJK char at 9 pt
     lines = 0
     for para in text.split("\n"):
-        units = len(para) + len(_WIDE.findall(para))
+        units = 2 * len(para) - sum(map(len, _NARROW_RUN.findall(para)))
         lines += max(1, math.ceil(units / per_line))
     if lines > 3:  # wrapping breaks before punctuation it may not split: allow for one more line
         lines += 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
 
 SheetState = Literal["visible", "hidden", "veryHidden"]
 
@@ -35,6 +36,7 @@ def column_index(letters: str) -> int:
     return n
 
 
+@lru_cache(maxsize=1 << 16)
 def split_ref(ref: str) -> tuple[int, int]:
     """'H12' (or '$H$12') -> (row 12, column 8), both 1-based."""
     m = _REF.fullmatch(ref)
@@ -60,8 +62,9 @@ class Style:
     italic: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
+class Cell(NamedTuple):
+    """One cell of a plan (a named tuple: a large sheet plans hundreds of thousands of them)."""
+
     ref: str
     value: Any
     style: str | None = None
