@@ -10,10 +10,12 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook as XLWorkbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import Series as SeriesFactory
 from openpyxl.chart._chart import ChartBase
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
@@ -21,10 +23,11 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.xml.functions import fromstring, tostring
+from openpyxl.xml.functions import Element, fromstring, tostring
 
 from .atomic import atomic_path
 from .plan import Cell as PlanCell
+from .plan import Chart as PlanChart
 from .plan import Sheet, Style, Workbook, split_ref
 from .textsafe import cell_text
 
@@ -46,12 +49,6 @@ def _style_parts(style: Style) -> dict:
     }
 
 
-def _ref_range(ref: str):
-    """'Sheet'!$A$1:$B$2 -> (sheet, 'A1:B2')."""
-    sheet, cells = ref.rsplit("!", 1)
-    return sheet.strip("'"), cells.replace("$", "")
-
-
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
@@ -59,24 +56,29 @@ def _cell_xml(ref: str, cell: PlanCell, style_id: int) -> str:
     """One ``<c>`` element, in the form openpyxl writes it (inline strings, no shared-string table)."""
     s = f' s="{style_id}"' if style_id else ""
     value = cell.value
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         if cell.formula:
             return f'<c r="{ref}"{s}><f>{value[1:].translate(_ESCAPES)}</f><v></v></c>'
         text = cell_text(value)  # never a formula or an error value from text
         if not text:
             return f'<c r="{ref}"{s}/>'
-        space = ' xml:space="preserve"' if text != text.strip() else ""
+        space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
         return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text.translate(_ESCAPES)}</t></is></c>'
-    if isinstance(value, bool):
+    if value is None:
+        return f'<c r="{ref}"{s}/>' if style_id else ""
+    if kind is bool:
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, (int, float)):
+    if kind is int or kind is float or isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
         if math.isnan(value) or math.isinf(value):
             return f'<c r="{ref}"{s}/>'
         return f'<c r="{ref}"{s} t="n"><v>{value:.16g}</v></c>'
+    if isinstance(value, str):  # a str subclass
+        return _cell_xml(ref, PlanCell(ref, str(value), cell.style, cell.formula), style_id)
     if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
         return f'<c r="{ref}"{s} t="n"><v>{to_excel(value):.16g}</v></c>'
-    if value is None:
-        return f'<c r="{ref}"{s}/>' if style_id else ""
     raise TypeError(f"cannot write {type(value).__name__} to cell {ref}")
 
 
@@ -126,7 +128,7 @@ def _merge_xml(merges: list[str]) -> str:
     return f'<mergeCells count="{len(merges)}">{body}</mergeCells>'
 
 
-def _skeleton(ws, sp: Sheet, sheets: dict) -> None:
+def _skeleton(ws, sp: Sheet) -> None:
     """Everything of a sheet but its cells and merges, set on an openpyxl write-only sheet."""
     for col, width in sp.col_widths.items():
         ws.column_dimensions[col].width = width
@@ -156,20 +158,7 @@ def _skeleton(ws, sp: Sheet, sheets: dict) -> None:
             FormulaRule(formula=[cf.formula], fill=PatternFill("solid", bgColor=cf.fill), font=font),
         )
     for ch in sp.charts:
-        chart = BarChart()
-        chart.type = "bar" if ch.kind == "bar" else "col"
-        chart.title = ch.title
-        chart.width, chart.height = ch.width_cm, ch.height_cm
-        if ch.y_title:
-            chart.y_axis.title = ch.y_title
-        dsheet, drange = _ref_range(ch.data_ref)
-        csheet, crange = _ref_range(ch.cats_ref)
-        data = Reference(sheets[dsheet], range_string=f"'{dsheet}'!{drange}")
-        cats = Reference(sheets[csheet], range_string=f"'{csheet}'!{crange}")
-        chart.add_data(data, titles_from_data=True)
-        chart.set_categories(cats)
-        chart.anchor = ch.anchor
-        ws.add_chart(_SerialisedChart(chart))
+        ws.add_chart(_SerialisedChart(ch))
     if sp.freeze:
         ws.freeze_panes = sp.freeze
     ws.sheet_state = sp.state
@@ -195,24 +184,64 @@ def _skeleton(ws, sp: Sheet, sheets: dict) -> None:
         ws.protection.selectUnlockedCells = False
 
 
+_CHART_REF = re.compile(r"(?<=<c:f>)[^<]*(?=</c:f>)")
+_chart_templates: dict[tuple, list[str]] = {}
+"""Chart XML split around its three references (series title, categories, values), per chart shape."""
+
+
+def _chart_xml(ch: PlanChart) -> bytes:
+    """The chart part's XML, as openpyxl writes it.
+
+    openpyxl builds and serialises a chart in ~3 ms; a consolidated workbook has two
+    per applicant sheet, all alike but for their references.  So each shape (kind,
+    title, axis title) is built by openpyxl once, and later charts of that shape
+    get the references openpyxl's own series factory computes put into that XML.
+    """
+    data = Reference(range_string=ch.data_ref)
+    series = SeriesFactory(data, title_from_data=True)
+    refs = (series.tx.strRef.f, str(Reference(range_string=ch.cats_ref)), series.val.numRef.f)
+    key = (ch.kind, ch.title, ch.y_title)
+    pieces = _chart_templates.get(key)
+    if pieces is None or data.min_col != data.max_col:
+        chart = BarChart()
+        chart.type = "bar" if ch.kind == "bar" else "col"
+        chart.title = ch.title
+        if ch.y_title:
+            chart.y_axis.title = ch.y_title
+        chart.add_data(Reference(range_string=ch.data_ref), titles_from_data=True)
+        chart.set_categories(Reference(range_string=ch.cats_ref))
+        # re-read once so the chart namespace gets its usual "c:" prefix, as in every earlier file
+        xml = tostring(fromstring(tostring(chart._write()))).decode("utf-8")
+        if data.min_col != data.max_col:
+            return xml.encode("utf-8")
+        pieces = _CHART_REF.split(xml)
+        if len(pieces) != 4 or _CHART_REF.findall(xml) != [escape(r) for r in refs]:
+            raise RuntimeError(f"unexpected chart XML from openpyxl for {key}")
+        _chart_templates[key] = pieces
+    a, b, c, d = pieces
+    return "".join((a, escape(refs[0]), b, escape(refs[1]), c, escape(refs[2]), d)).encode("utf-8")
+
+
 class _SerialisedChart(ChartBase):
     """A chart already turned into (compressed) XML: all openpyxl's package writer needs of it.
 
     openpyxl writes charts only when the whole workbook is saved, and a live chart
     object takes ~17 KB: thousands of applicant sheets' charts would make memory
     grow with N.  So each chart is serialised as soon as its sheet is planned
-    (nothing in a chart's XML depends on where it ends up in the package).
+    (nothing in a chart's XML depends on where it ends up in the package).  The
+    package writer gets an empty placeholder from ``_write``; :func:`_assemble`
+    puts the real XML in the chart's part (``path``, known once the package is written).
     ``ChartBase.__init__`` is deliberately not called: only the anchor, the size
     and ``_write`` are used by the drawing and package writers.
     """
 
-    def __init__(self, chart: ChartBase) -> None:
-        self.anchor, self.width, self.height = chart.anchor, chart.width, chart.height
+    def __init__(self, ch: PlanChart) -> None:
+        self.anchor, self.width, self.height = ch.anchor, ch.width_cm, ch.height_cm
         self._id = 1
-        self._xml = zlib.compress(tostring(chart._write()))
+        self.xml = zlib.compress(_chart_xml(ch))
 
     def _write(self):
-        return fromstring(zlib.decompress(self._xml))
+        return Element("placeholder")
 
     def __hash__(self) -> int:
         return id(self)
@@ -232,12 +261,10 @@ def write(plan: Workbook, path: Path | str) -> None:
     with tempfile.TemporaryDirectory(prefix="szqa-xl-") as tmp:
         wb = XLWorkbook(write_only=True)
         style_ids: dict[str | None, int] = {None: 0}
-        sheets: dict[str, object] = {}
         bodies: list[tuple[object, Path, int]] = []  # (worksheet, file of rows + merges, offset of merges)
         visible: list[int] = []
         for i, sp in enumerate(plan.sheets):
             ws = wb.create_sheet(sp.title)
-            sheets[sp.title] = ws
             if sp.state == "visible":
                 visible.append(i)
 
@@ -246,7 +273,7 @@ def write(plan: Workbook, path: Path | str) -> None:
                     style_ids[name] = _style_id(ws, plan.styles[name])
                 return style_ids[name]
 
-            _skeleton(ws, sp, sheets)
+            _skeleton(ws, sp)
             body = Path(tmp) / f"sheet{i}.xml"
             with open(body, "wb") as f:
                 for chunk in _sheet_rows(sp, style_id):
@@ -262,8 +289,9 @@ def write(plan: Workbook, path: Path | str) -> None:
         wb.properties.creator = "szqa-xl"
         wb.active = plan.active if plan.active in visible else visible[0]
         skeleton = Path(tmp) / "skeleton.xlsx"
-        wb.save(skeleton)
-        _assemble(skeleton, {ws.path[1:]: (body, offset) for ws, body, offset in bodies}, Path(path))
+        wb.save(skeleton)  # assigns every chart its part name
+        charts = {c.path[1:]: c.xml for ws, _, _ in bodies for c in ws._charts}
+        _assemble(skeleton, {ws.path[1:]: (body, offset) for ws, body, offset in bodies}, charts, Path(path))
 
 
 def _style_id(ws, style: Style) -> int:
@@ -279,8 +307,11 @@ _SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 _PROTECTION = re.compile(rb"<sheetProtection[^>]*/>")
 
 
-def _assemble(skeleton: Path, bodies: dict[str, tuple[Path, int]], out: Path) -> None:
-    """Copy the skeleton package to ``out``, each worksheet part with its cells and merges spliced in.
+def _assemble(
+    skeleton: Path, bodies: dict[str, tuple[Path, int]], charts: dict[str, bytes], out: Path
+) -> None:
+    """Copy the skeleton package to ``out``, each worksheet part with its cells and merges spliced in,
+    each chart part with its (compressed) XML.
 
     In a worksheet part ``<mergeCells>`` follows ``<sheetData>`` and the optional
     ``<sheetProtection>``; nothing else openpyxl writes can come between them.
@@ -293,6 +324,9 @@ def _assemble(skeleton: Path, bodies: dict[str, tuple[Path, int]], out: Path) ->
             data = src.read(info)
             target = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             target.compress_type = zipfile.ZIP_DEFLATED
+            if info.filename in charts:
+                dst.writestr(target, zlib.decompress(charts[info.filename]))
+                continue
             if info.filename not in bodies:
                 dst.writestr(target, data)
                 continue
