@@ -8,7 +8,11 @@ rejected with a reason, and no input file is opened for writing.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import sqlite3
+import tempfile
+import weakref
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ from .consolidate import (
     examiner_leniency,
     unit_stats,
 )
+from .forking import forked
 from .generate import read_manifest
 from .models import AWARD_IDS
 from .problems import Problem
@@ -86,31 +91,59 @@ class CommentStore:
     """Examiners' strengths, OFIs and evidence per (file, unit), in a private temporary SQLite database.
 
     The comment texts are the bulk of a consolidation's data; kept out of memory
-    (SQLite's "" database is a temporary file, removed when the connection is
-    closed) they do not make memory grow with the number of returns.
+    they do not make memory grow with the number of returns.  The database is a
+    file in a private temporary folder, removed when the store is closed or
+    collected.  Each process uses its own connection (a SQLite connection must not
+    cross a fork), so a forked writer helper can read the comments too; every
+    ``add`` is committed, so what it reads is complete.
     """
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect("", check_same_thread=False)
+        self._dir = tempfile.mkdtemp(prefix="szqa-comments-")
+        self._path = Path(self._dir) / "comments.sqlite"
+        self._pid = os.getpid()
+        self._db = sqlite3.connect(self._path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")  # scratch data: no journal, no fsync
+        self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute(
             "CREATE TABLE c (file INTEGER, unit TEXT, strengths TEXT, ofi TEXT, evidence TEXT,"
             " PRIMARY KEY (file, unit)) WITHOUT ROWID"
         )
+        self._finalizer = weakref.finalize(self, _drop_store, self._db, self._dir, self._pid)
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # in a forked process: a connection of its own, read-only
+            self._db = sqlite3.connect(f"{self._path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            self._pid = os.getpid()
+        return self._db
 
     def add(self, file_no: int, rows: list[tuple[str, str, str, str]]) -> None:
         """(unit, strengths, ofi, evidence) of one file; units without any text need not be added."""
-        self._db.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?)", [(file_no, *r) for r in rows])
+        with self._conn() as db:  # committed: visible to other processes' connections
+            db.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?)", [(file_no, *r) for r in rows])
 
     def of_files(self, file_nos) -> dict[tuple[int, str], tuple[str, str, str]]:
         """(file, unit) -> (strengths, ofi, evidence) of the given files."""
         wanted = sorted({int(f) for f in file_nos})
         out: dict[tuple[int, str], tuple[str, str, str]] = {}
+        db = self._conn()
         for i in range(0, len(wanted), 500):  # within SQLite's limit on bound parameters
             chunk = wanted[i : i + 500]
             query = f"SELECT * FROM c WHERE file IN ({','.join('?' * len(chunk))})"
-            for f, unit, *texts in self._db.execute(query, chunk):
+            for f, unit, *texts in db.execute(query, chunk):
                 out[(f, unit)] = tuple(texts)
         return out
+
+    def close(self) -> None:
+        """Remove the database (also done when the store is garbage-collected)."""
+        self._finalizer()
+
+
+def _drop_store(db: sqlite3.Connection, folder: str, owner: int) -> None:
+    if os.getpid() != owner:  # a forked copy of the store: the database is not its to remove
+        return
+    db.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_comments(scores: pd.DataFrame, store: CommentStore) -> pd.DataFrame:
@@ -569,8 +602,14 @@ def write_scores_csv(cons: Consolidation, path: Path, rows_per_chunk: int = CSV_
             f.write(scores_csv(chunk, header=a == 0).encode())
 
 
-def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False) -> dict[str, Path]:
-    """Write consolidated.xlsx and scores.csv atomically; refuse to overwrite without ``force``."""
+def write_outputs(
+    cons: Consolidation, out_dir: Path | str, force: bool = False, workers: int = 2
+) -> dict[str, Path]:
+    """Write consolidated.xlsx and scores.csv atomically; refuse to overwrite without ``force``.
+
+    With ``workers`` > 1 the CSV is written by a forked helper while the workbook is
+    written (itself sharing its sheets with ``workers`` - 1 helpers).
+    """
     from .report import plan_consolidated
     from .writer import write
 
@@ -582,6 +621,8 @@ def write_outputs(cons: Consolidation, out_dir: Path | str, force: bool = False)
     # Both appear together or not at all: each is finished under a temporary name first.
     plan = plan_consolidated(cons)
     with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
-        write_scores_csv(cons, tmp_csv)
-        write(plan, tmp_wb)
+        with forked(partial(write_scores_csv, cons), 1 if workers > 1 else 0) as submit:
+            csv_done = submit(tmp_csv)
+            write(plan, tmp_wb, workers=workers)
+            csv_done.result()
     return targets
