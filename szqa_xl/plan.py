@@ -8,7 +8,7 @@ decision testable in memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -131,16 +131,25 @@ class Sheet:
 
 
 class SheetStream:
-    """Sheets produced one at a time, to be read once (by the writer): a large plan never exists whole."""
+    """Sheets planned one at a time, to be read once (by the writer): a large plan never exists whole.
 
-    def __init__(self, sheets: Iterator[Sheet]) -> None:
-        self._sheets: Iterator[Sheet] | None = sheets
+    Each sheet is planned by one of ``makers`` (functions of no arguments,
+    independent of each other), so a writer may also hand some of them to
+    another process.
+    """
+
+    def __init__(self, makers: Sequence[Callable[[], Sheet]]) -> None:
+        self._makers: Sequence[Callable[[], Sheet]] | None = makers
+
+    def take_makers(self) -> Sequence[Callable[[], Sheet]]:
+        """The sheet makers, in sheet order (the stream is then used up)."""
+        if self._makers is None:
+            raise RuntimeError("a SheetStream can be read only once")
+        makers, self._makers = self._makers, None
+        return makers
 
     def __iter__(self) -> Iterator[Sheet]:
-        if self._sheets is None:
-            raise RuntimeError("a SheetStream can be read only once")
-        sheets, self._sheets = self._sheets, None
-        return sheets
+        return (make() for make in self.take_makers())
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import chain
 
 import pandas as pd
@@ -89,22 +90,19 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
     )
     stats = _Columns(cons.stats, ["unit", *_STAT_FIELDS, "flag", "consensus"])
 
-    def sheets() -> Iterator[Sheet]:
-        yield _overview(cons, names, consensus_cells)
-        for key in keys:
-            tidy, unit_stats = scores.rows(tidy_rows[key]), stats.rows(stats_rows[key])
-            sh, cell = _applicant_sheet(cons, key, names[key], tidy, unit_stats)
-            if cell != consensus_cells[key]:
-                raise AssertionError(
-                    f"consensus total of {names[key]} at {cell}, overview expects {consensus_cells[key]}"
-                )
-            yield sh
-        yield _examiners(cons)
-        yield _returns(cons)
-        yield _sources(cons)
-        yield _about(cons)
+    def applicant(key: tuple) -> Sheet:
+        tidy, unit_stats = scores.rows(tidy_rows[key]), stats.rows(stats_rows[key])
+        sh, cell = _applicant_sheet(cons, key, names[key], tidy, unit_stats)
+        if cell != consensus_cells[key]:
+            raise AssertionError(
+                f"consensus total of {names[key]} at {cell}, overview expects {consensus_cells[key]}"
+            )
+        return sh
 
-    wb.sheets = SheetStream(sheets())
+    makers: list[Callable[[], Sheet]] = [partial(_overview, cons, names, consensus_cells)]
+    makers += [partial(applicant, key) for key in keys]
+    makers += [partial(f, cons) for f in (_examiners, _returns, _sources, _about)]
+    wb.sheets = SheetStream(makers)
     return wb
 
 

@@ -9,6 +9,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -26,9 +27,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.xml.functions import Element, fromstring, tostring
 
 from .atomic import atomic_path
+from .forking import can_fork, forked
 from .plan import Cell as PlanCell
 from .plan import Chart as PlanChart
-from .plan import Sheet, Style, Workbook, split_ref
+from .plan import Sheet, SheetStream, Style, Workbook, split_ref
 from .textsafe import cell_text
 
 FONT_NAME = "等线"
@@ -247,7 +249,7 @@ class _SerialisedChart(ChartBase):
         return id(self)
 
 
-def write(plan: Workbook, path: Path | str) -> None:
+def write(plan: Workbook, path: Path | str, workers: int = 1) -> None:
     """Write the plan to ``path`` as is (callers that manage atomicity themselves).
 
     openpyxl (write-only mode) writes every part of the package except the cells
@@ -255,31 +257,23 @@ def write(plan: Workbook, path: Path | str) -> None:
     protection, page setup. Cells and merges, the bulk of a large workbook, are
     serialised here straight to XML, one sheet at a time into a temporary file,
     and spliced into each worksheet part when the package is assembled. Sheets
-    are taken from ``plan.sheets`` one by one, so a lazily planned workbook is
-    never held in memory whole.
+    are planned one by one, so a lazily planned workbook is never held in memory
+    whole; with ``workers`` > 1 and a :class:`SheetStream`, forked helper processes
+    plan and serialise a share of the sheets (the file is the same either way).
     """
     with tempfile.TemporaryDirectory(prefix="szqa-xl-") as tmp:
         wb = XLWorkbook(write_only=True)
-        style_ids: dict[str | None, int] = {None: 0}
+        # Every style registered up front, in the plan's order: ids known before any sheet is
+        # serialised, in whichever process, and the same for every run.
+        host = _StyleHost(wb)
+        style_ids = {None: 0, **{name: _style_id(host, style) for name, style in plan.styles.items()}}
         bodies: list[tuple[object, Path, int]] = []  # (worksheet, file of rows + merges, offset of merges)
         visible: list[int] = []
-        for i, sp in enumerate(plan.sheets):
+        for i, (sp, body, offset) in enumerate(_serialise_sheets(plan.sheets, style_ids, Path(tmp), workers)):
             ws = wb.create_sheet(sp.title)
             if sp.state == "visible":
                 visible.append(i)
-
-            def style_id(name: str | None, ws=ws) -> int:  # registered on first use: reproducible files
-                if name not in style_ids:
-                    style_ids[name] = _style_id(ws, plan.styles[name])
-                return style_ids[name]
-
             _skeleton(ws, sp)
-            body = Path(tmp) / f"sheet{i}.xml"
-            with open(body, "wb") as f:
-                for chunk in _sheet_rows(sp, style_id):
-                    f.write(chunk.encode("utf-8"))
-                offset = f.tell()
-                f.write(_merge_xml(sp.merges).encode("utf-8"))
             bodies.append((ws, body, offset))
         for name, ref in plan.names.items():
             wb.defined_names[name] = DefinedName(name, attr_text=ref)
@@ -292,6 +286,57 @@ def write(plan: Workbook, path: Path | str) -> None:
         wb.save(skeleton)  # assigns every chart its part name
         charts = {c.path[1:]: c.xml for ws, _, _ in bodies for c in ws._charts}
         _assemble(skeleton, {ws.path[1:]: (body, offset) for ws, body, offset in bodies}, charts, Path(path))
+
+
+class _StyleHost:
+    """Stands in for a worksheet when styles are registered with the workbook (all a cell asks of it)."""
+
+    def __init__(self, wb: XLWorkbook) -> None:
+        self.parent = wb
+
+
+def _serialise_sheet(sp: Sheet, style_ids: dict, tmp: Path, i: int) -> tuple[Sheet, Path, int]:
+    """Write a sheet's rows and merges to a file; the sheet without them (small), the file, the offset of the merges."""
+    body = tmp / f"sheet{i}.xml"
+    with open(body, "wb") as f:
+        for chunk in _sheet_rows(sp, style_ids.__getitem__):
+            f.write(chunk.encode("utf-8"))
+        offset = f.tell()
+        f.write(_merge_xml(sp.merges).encode("utf-8"))
+    return replace(sp, cells=[], merges=[], row_heights={}), body, offset
+
+
+PARALLEL_MIN_SHEETS = 24
+"""Fewer sheets than this are written in one process: forking would cost more than it saves."""
+
+
+def _serialise_sheets(
+    sheets: list[Sheet] | SheetStream, style_ids: dict, tmp: Path, workers: int
+) -> list[tuple[Sheet, Path, int]]:
+    """Every sheet planned and serialised, in sheet order; shared with forked helpers when worth it.
+
+    Helpers are forked (they inherit the plan's makers and data; only the small
+    sheet headers come back pickled) and take every ``workers``-th sheet.
+    """
+    if isinstance(sheets, list):
+        return [_serialise_sheet(sp, style_ids, tmp, i) for i, sp in enumerate(sheets)]
+    makers = sheets.take_makers()
+    n = len(makers)
+    if workers < 2 or n < PARALLEL_MIN_SHEETS or not can_fork():
+        return [_serialise_sheet(make(), style_ids, tmp, i) for i, make in enumerate(makers)]
+
+    def share(indices: list[int]) -> list[tuple[int, Sheet, Path, int]]:
+        return [(i, *_serialise_sheet(makers[i](), style_ids, tmp, i)) for i in indices]
+
+    done: dict[int, tuple[Sheet, Path, int]] = {}
+    with forked(share, workers - 1) as submit:
+        futures = [submit(list(range(k, n, workers))) for k in range(1, workers)]
+        for i in range(0, n, workers):
+            done[i] = _serialise_sheet(makers[i](), style_ids, tmp, i)
+        for fut in futures:
+            for i, *result in fut.result():
+                done[i] = tuple(result)  # type: ignore[assignment]
+    return [done[i] for i in range(n)]
 
 
 def _style_id(ws, style: Style) -> int:

@@ -1072,7 +1072,7 @@ def test_interrupted_run_leaves_no_partial_output(mixed_returns, tmp_path, monke
     elif how == "render-raises":
         import szqa_xl.writer
 
-        def write(plan, path):
+        def write(plan, path, **options):
             raise RuntimeError("renderer died")
 
         monkeypatch.setattr(szqa_xl.writer, "write", write)
