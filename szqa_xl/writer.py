@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 from openpyxl import Workbook as XLWorkbook
@@ -18,19 +19,18 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart import Series as SeriesFactory
 from openpyxl.chart._chart import ChartBase
-from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
-from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.xml.functions import Element, fromstring, tostring
 
 from .atomic import atomic_path
 from .forking import can_fork, forked
 from .plan import Cell as PlanCell
 from .plan import Chart as PlanChart
-from .plan import Sheet, SheetStream, Style, Workbook, split_ref
+from .plan import CondFormat, Sheet, SheetStream, Style, Workbook, column_index, split_ref
 from .textsafe import cell_text
 
 FONT_NAME = "等线"
@@ -130,35 +130,80 @@ def _merge_xml(merges: list[str]) -> str:
     return f'<mergeCells count="{len(merges)}">{body}</mergeCells>'
 
 
-def _skeleton(ws, sp: Sheet) -> None:
-    """Everything of a sheet but its cells and merges, set on an openpyxl write-only sheet."""
-    for col, width in sp.col_widths.items():
-        ws.column_dimensions[col].width = width
-    for col in sp.hidden_cols:
-        ws.column_dimensions[col].hidden = True
+_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}
+)
+
+
+def _range_xml(sqref: str) -> str:
+    """A single cell or range as openpyxl normalises it: no $ signs, a one-cell range as the cell."""
+    a, _, b = sqref.replace("$", "").partition(":")
+    return a if not b or a == b else f"{a}:{b}"
+
+
+def _cols_xml(sp: Sheet) -> str:
+    """``<cols>`` as openpyxl writes it (a hidden column without a width gets openpyxl's default 13)."""
+    letters = sorted(sp.col_widths.keys() | set(sp.hidden_cols), key=column_index)
+    if not letters:
+        return ""
+    cols = []
+    for letter in letters:
+        n = column_index(letter)
+        hidden = ' hidden="1"' if letter in sp.hidden_cols else ""
+        width = sp.col_widths.get(letter, 13)
+        cols.append(f'<col{hidden} width="{width:.16g}" customWidth="1" min="{n}" max="{n}" />')
+    return f"<cols>{''.join(cols)}</cols>"
+
+
+def _validations_xml(sp: Sheet) -> str:
+    """``<dataValidations>`` as openpyxl writes it."""
+    if not sp.validations:
+        return ""
+    out = []
     for v in sp.validations:
-        dv = DataValidation(
-            type=v.kind,
-            formula1=v.formula1,
-            formula2=v.formula2,
-            operator=v.operator,
-            allow_blank=v.allow_blank,
-            showErrorMessage=True,
-            showInputMessage=bool(v.prompt),
-            errorStyle="stop",
-            errorTitle=v.error_title,
-            error=v.error,
-            promptTitle=v.prompt_title,
-            prompt=v.prompt,
+        attrs = [
+            ("sqref", _range_xml(v.sqref)),
+            ("showDropDown", "0"),
+            ("showInputMessage", "1" if v.prompt else "0"),
+            ("showErrorMessage", "1"),
+            ("allowBlank", "1" if v.allow_blank else "0"),
+            ("errorTitle", v.error_title),
+            ("error", v.error),
+            ("promptTitle", v.prompt_title),
+            ("prompt", v.prompt),
+            ("type", v.kind),
+            ("errorStyle", "stop"),
+            ("operator", v.operator),
+        ]
+        head = "".join(f' {k}="{str(val).translate(_ATTR_ESCAPES)}"' for k, val in attrs if val is not None)
+        formulas = "".join(
+            f"<{tag}>{f.translate(_ESCAPES)}</{tag}>"
+            for tag, f in (("formula1", v.formula1), ("formula2", v.formula2))
+            if f is not None
         )
-        dv.add(v.sqref)
-        ws.data_validations.append(dv)
-    for cf in sp.cond_formats:
-        font = Font(color=cf.font_color) if cf.font_color else None
-        ws.conditional_formatting.add(
-            cf.sqref,
-            FormulaRule(formula=[cf.formula], fill=PatternFill("solid", bgColor=cf.fill), font=font),
+        out.append(f"<dataValidation{head}>{formulas}</dataValidation>")
+    return f'<dataValidations count="{len(out)}">{"".join(out)}</dataValidations>'
+
+
+def _cond_formats_xml(sp: Sheet, dxf_id: Callable[[CondFormat], int]) -> str:
+    """``<conditionalFormatting>`` elements as openpyxl writes them: rules grouped by range in order of
+    first use, priorities counted over the sheet, each rule's look registered by ``dxf_id``."""
+    groups: dict[str, list[str]] = {}
+    for priority, cf in enumerate(sp.cond_formats, start=1):
+        rule = (
+            f'<cfRule type="expression" priority="{priority}" dxfId="{dxf_id(cf)}">'
+            f"<formula>{cf.formula.translate(_ESCAPES)}</formula></cfRule>"
         )
+        groups.setdefault(_range_xml(cf.sqref), []).append(rule)
+    return "".join(
+        f'<conditionalFormatting sqref="{sqref}">{"".join(rules)}</conditionalFormatting>'
+        for sqref, rules in groups.items()
+    )
+
+
+def _skeleton(ws, sp: Sheet) -> None:
+    """What openpyxl writes of a sheet: everything but its cells, merges, columns, validations and
+    conditional formats (serialised here: openpyxl's objects for them cost milliseconds a sheet)."""
     for ch in sp.charts:
         ws.add_chart(_SerialisedChart(ch))
     if sp.freeze:
@@ -267,14 +312,16 @@ def write(plan: Workbook, path: Path | str, workers: int = 1) -> None:
         # serialised, in whichever process, and the same for every run.
         host = _StyleHost(wb)
         style_ids = {None: 0, **{name: _style_id(host, style) for name, style in plan.styles.items()}}
-        bodies: list[tuple[object, Path, int]] = []  # (worksheet, file of rows + merges, offset of merges)
+        dxf_ids = _dxf_registry(wb)
+        bodies: list[tuple[object, _Body, bytes]] = []  # (worksheet, its body file, the XML after its merges)
         visible: list[int] = []
-        for i, (sp, body, offset) in enumerate(_serialise_sheets(plan.sheets, style_ids, Path(tmp), workers)):
+        for i, (sp, body) in enumerate(_serialise_sheets(plan.sheets, style_ids, Path(tmp), workers)):
             ws = wb.create_sheet(sp.title)
             if sp.state == "visible":
                 visible.append(i)
             _skeleton(ws, sp)
-            bodies.append((ws, body, offset))
+            after_merges = _cond_formats_xml(sp, dxf_ids) + _validations_xml(sp)
+            bodies.append((ws, body, after_merges.encode("utf-8")))
         for name, ref in plan.names.items():
             wb.defined_names[name] = DefinedName(name, attr_text=ref)
         if plan.lock_structure:
@@ -285,7 +332,8 @@ def write(plan: Workbook, path: Path | str, workers: int = 1) -> None:
         skeleton = Path(tmp) / "skeleton.xlsx"
         wb.save(skeleton)  # assigns every chart its part name
         charts = {c.path[1:]: c.xml for ws, _, _ in bodies for c in ws._charts}
-        _assemble(skeleton, {ws.path[1:]: (body, offset) for ws, body, offset in bodies}, charts, Path(path))
+        parts = {ws.path[1:]: (body, after) for ws, body, after in bodies}
+        _assemble(skeleton, parts, charts, Path(path))
 
 
 class _StyleHost:
@@ -295,15 +343,39 @@ class _StyleHost:
         self.parent = wb
 
 
-def _serialise_sheet(sp: Sheet, style_ids: dict, tmp: Path, i: int) -> tuple[Sheet, Path, int]:
-    """Write a sheet's rows and merges to a file; the sheet without them (small), the file, the offset of the merges."""
-    body = tmp / f"sheet{i}.xml"
-    with open(body, "wb") as f:
+class _Body(NamedTuple):
+    """A file holding a sheet's ``<cols>``, then its rows, then its ``<mergeCells>``."""
+
+    path: Path
+    cols_end: int
+    rows_end: int
+
+
+def _serialise_sheet(sp: Sheet, style_ids: dict, tmp: Path, i: int) -> tuple[Sheet, _Body]:
+    """Write a sheet's columns, rows and merges to a file; the sheet without them (small) and the file."""
+    path = tmp / f"sheet{i}.xml"
+    with open(path, "wb") as f:
+        f.write(_cols_xml(sp).encode("utf-8"))
+        cols_end = f.tell()
         for chunk in _sheet_rows(sp, style_ids.__getitem__):
             f.write(chunk.encode("utf-8"))
-        offset = f.tell()
+        rows_end = f.tell()
         f.write(_merge_xml(sp.merges).encode("utf-8"))
-    return replace(sp, cells=[], merges=[], row_heights={}), body, offset
+    header = replace(sp, cells=[], merges=[], row_heights={}, col_widths={}, hidden_cols=[])
+    return header, _Body(path, cols_end, rows_end)
+
+
+def _dxf_registry(wb: XLWorkbook) -> Callable[[CondFormat], int]:
+    """The workbook's index of a conditional format's look, registered on first use (as openpyxl's
+    sheet writer does, sheet by sheet, so the file is the same)."""
+
+    def dxf_id(cf: CondFormat) -> int:
+        font = Font(color=cf.font_color) if cf.font_color else None
+        return wb._differential_styles.add(
+            DifferentialStyle(font=font, fill=PatternFill("solid", bgColor=cf.fill))
+        )
+
+    return dxf_id
 
 
 PARALLEL_MIN_SHEETS = 24
@@ -312,7 +384,7 @@ PARALLEL_MIN_SHEETS = 24
 
 def _serialise_sheets(
     sheets: list[Sheet] | SheetStream, style_ids: dict, tmp: Path, workers: int
-) -> list[tuple[Sheet, Path, int]]:
+) -> list[tuple[Sheet, _Body]]:
     """Every sheet planned and serialised, in sheet order; shared with forked helpers when worth it.
 
     Helpers are forked (they inherit the plan's makers and data; only the small
@@ -325,10 +397,10 @@ def _serialise_sheets(
     if workers < 2 or n < PARALLEL_MIN_SHEETS or not can_fork():
         return [_serialise_sheet(make(), style_ids, tmp, i) for i, make in enumerate(makers)]
 
-    def share(indices: list[int]) -> list[tuple[int, Sheet, Path, int]]:
+    def share(indices: list[int]) -> list[tuple[int, Sheet, _Body]]:
         return [(i, *_serialise_sheet(makers[i](), style_ids, tmp, i)) for i in indices]
 
-    done: dict[int, tuple[Sheet, Path, int]] = {}
+    done: dict[int, tuple[Sheet, _Body]] = {}
     with forked(share, workers - 1) as submit:
         futures = [submit(list(range(k, n, workers))) for k in range(1, workers)]
         for i in range(0, n, workers):
@@ -353,13 +425,15 @@ _PROTECTION = re.compile(rb"<sheetProtection[^>]*/>")
 
 
 def _assemble(
-    skeleton: Path, bodies: dict[str, tuple[Path, int]], charts: dict[str, bytes], out: Path
+    skeleton: Path, bodies: dict[str, tuple[_Body, bytes]], charts: dict[str, bytes], out: Path
 ) -> None:
-    """Copy the skeleton package to ``out``, each worksheet part with its cells and merges spliced in,
-    each chart part with its (compressed) XML.
+    """Copy the skeleton package to ``out``, each worksheet part with its body and the XML after its
+    merges spliced in, each chart part with its (compressed) XML.
 
-    In a worksheet part ``<mergeCells>`` follows ``<sheetData>`` and the optional
-    ``<sheetProtection>``; nothing else openpyxl writes can come between them.
+    In openpyxl's worksheet part (written without columns, validations and
+    conditional formats) ``<sheetData>`` directly follows ``<sheetFormatPr>``, where
+    ``<cols>`` belongs; what follows it is the optional ``<sheetProtection>``, then
+    the place of ``<mergeCells>``, ``<conditionalFormatting>`` and ``<dataValidations>``.
     """
     with (
         zipfile.ZipFile(skeleton) as src,
@@ -375,21 +449,21 @@ def _assemble(
             if info.filename not in bodies:
                 dst.writestr(target, data)
                 continue
-            body, offset = bodies[info.filename]
+            body, after_merges = bodies[info.filename]
             m = _SHEET_DATA.search(data)
             if m is None:
                 raise RuntimeError(f"no empty <sheetData> in {info.filename} of the openpyxl skeleton")
             head, tail = data[: m.start()], data[m.end() :]
             p = _PROTECTION.match(tail)
             protection, tail = (tail[: p.end()], tail[p.end() :]) if p else (b"", tail)
-            with dst.open(target, "w", force_zip64=True) as w, open(body, "rb") as f:
-                w.write(head + b"<sheetData>")
-                remaining = offset
+            with dst.open(target, "w", force_zip64=True) as w, open(body.path, "rb") as f:
+                w.write(head + f.read(body.cols_end) + b"<sheetData>")
+                remaining = body.rows_end - body.cols_end
                 while remaining:
                     chunk = f.read(min(remaining, 1 << 20))
                     w.write(chunk)
                     remaining -= len(chunk)
-                w.write(b"</sheetData>" + protection + f.read() + tail)
+                w.write(b"</sheetData>" + protection + f.read() + after_merges + tail)
 
 
 def render(plan: Workbook, path: Path | str) -> Path:
