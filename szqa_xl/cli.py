@@ -235,7 +235,9 @@ def consolidate_cmd(
     range_points: float = typer.Option(
         25.0, help="flag a unit when the score range reaches this many points"
     ),
-    workers: int = typer.Option(2, help="reader processes"),
+    workers: int = typer.Option(
+        2, help="processes that read the returns and write the outputs (0: all in this process)"
+    ),
     force: bool = typer.Option(False, "--force", help="overwrite existing outputs"),
 ) -> None:
     """Merge returned scoresheets into consolidated.xlsx and scores.csv.
@@ -264,7 +266,7 @@ def consolidate_cmd(
             workers=workers,
             progress=lambda i, n: bar.update(task, completed=i, total=n),
         )
-    paths = write_outputs(cons, out, force=force)
+    paths = write_outputs(cons, out, force=force, workers=workers)
     for rec in cons.returns:
         if rec.status in ("rejected", "duplicate"):
             err.print(

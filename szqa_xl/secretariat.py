@@ -227,7 +227,7 @@ def run_consolidate(control: Control, workers: int = 2) -> str:
         thresholds=Thresholds(control.bands_apart, control.range_points),
         workers=workers,
     )
-    paths = write_outputs(cons, control.output_dir, force=control.force)
+    paths = write_outputs(cons, control.output_dir, force=control.force, workers=workers)
     c = cons.counts()
     flagged = int(cons.stats["flag"].sum()) if len(cons.stats) else 0
     lines = [

@@ -15,6 +15,7 @@ import io
 import math
 import shutil
 import statistics
+import zipfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -740,6 +741,27 @@ def test_default_workers_give_byte_identical_outputs_and_never_touch_inputs(
     ]
     # 6. no returned file was modified (nor any file added to the returns folder)
     assert _hashes(scenario.returns) == scenario.hashes_before
+
+
+def test_workbook_is_the_same_whether_helpers_write_some_sheets_or_not(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked helpers plan and serialise a share of the sheets (and write scores.csv): the files are
+    the same as from one process, comments (read from the store by the helpers) included."""
+    import szqa_xl.writer
+
+    monkeypatch.setattr(szqa_xl.writer, "PARALLEL_MIN_SHEETS", 1)  # the scenario has few applicants
+    parts = {}
+    for workers in (1, 2, 3):
+        paths = write_outputs(scenario.cons, tmp_path / f"workers{workers}", workers=workers)
+        assert paths["csv"].read_bytes() == scenario.paths["csv"].read_bytes()
+        with zipfile.ZipFile(paths["workbook"]) as z:  # docProps/core.xml holds the time of writing
+            parts[workers] = {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+    assert parts[2] == parts[1]
+    assert parts[3] == parts[1]
+    sheets = [n for n in parts[1] if n.startswith("xl/worksheets/sheet")]
+    assert len(sheets) == len(APPLICANTS) + 5
+    assert any("方法系统，覆盖主要业务".encode() in parts[1][n] for n in sheets)  # examiners' comments
 
 
 # -- 6. outputs are not overwritten without force --------------------------------------------
