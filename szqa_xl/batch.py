@@ -16,8 +16,9 @@ import weakref
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -607,8 +608,8 @@ def write_outputs(
 ) -> dict[str, Path]:
     """Write consolidated.xlsx and scores.csv atomically; refuse to overwrite without ``force``.
 
-    With ``workers`` > 1 the CSV is written by a forked helper while the workbook is
-    written (itself sharing its sheets with ``workers`` - 1 helpers).
+    With ``workers`` > 1 the workbook's sheets are shared with ``workers`` - 1 forked
+    helpers, and the CSV is written by another while this process finishes the workbook.
     """
     from .report import plan_consolidated
     from .writer import write
@@ -620,9 +621,17 @@ def write_outputs(
         raise FileExistsError(", ".join(str(p) for p in existing))
     # Both appear together or not at all: each is finished under a temporary name first.
     plan = plan_consolidated(cons)
-    with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
-        with forked(partial(write_scores_csv, cons), 1 if workers > 1 else 0) as submit:
-            csv_done = submit(tmp_csv)
-            write(plan, tmp_wb, workers=workers)
-            csv_done.result()
+    with (
+        atomic_path(targets["csv"]) as tmp_csv,
+        atomic_path(targets["workbook"]) as tmp_wb,
+        ExitStack() as helpers,
+    ):
+        csv_done: list[Future] = []
+
+        def start_csv() -> None:  # once the workbook's helpers are done: their cores are free
+            submit = helpers.enter_context(forked(partial(write_scores_csv, cons), 1 if workers > 1 else 0))
+            csv_done.append(submit(tmp_csv))
+
+        write(plan, tmp_wb, workers=workers, sheets_done=start_csv)
+        csv_done[0].result()
     return targets

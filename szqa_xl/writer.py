@@ -294,7 +294,9 @@ class _SerialisedChart(ChartBase):
         return id(self)
 
 
-def write(plan: Workbook, path: Path | str, workers: int = 1) -> None:
+def write(
+    plan: Workbook, path: Path | str, workers: int = 1, sheets_done: Callable[[], None] | None = None
+) -> None:
     """Write the plan to ``path`` as is (callers that manage atomicity themselves).
 
     openpyxl (write-only mode) writes every part of the package except the cells
@@ -305,6 +307,8 @@ def write(plan: Workbook, path: Path | str, workers: int = 1) -> None:
     are planned one by one, so a lazily planned workbook is never held in memory
     whole; with ``workers`` > 1 and a :class:`SheetStream`, forked helper processes
     plan and serialise a share of the sheets (the file is the same either way).
+    ``sheets_done`` is called when every sheet is serialised and only this process's
+    work remains (a caller may start other work on the cores the helpers leave free).
     """
     with tempfile.TemporaryDirectory(prefix="szqa-xl-") as tmp:
         wb = XLWorkbook(write_only=True)
@@ -315,7 +319,10 @@ def write(plan: Workbook, path: Path | str, workers: int = 1) -> None:
         dxf_ids = _dxf_registry(wb)
         bodies: list[tuple[object, _Body, bytes]] = []  # (worksheet, its body file, the XML after its merges)
         visible: list[int] = []
-        for i, (sp, body) in enumerate(_serialise_sheets(plan.sheets, style_ids, Path(tmp), workers)):
+        serialised = _serialise_sheets(plan.sheets, style_ids, Path(tmp), workers)
+        if sheets_done is not None:
+            sheets_done()
+        for i, (sp, body) in enumerate(serialised):
             ws = wb.create_sheet(sp.title)
             if sp.state == "visible":
                 visible.append(i)
