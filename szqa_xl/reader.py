@@ -118,7 +118,7 @@ def _formula_cells(xml: bytes) -> set[str]:
     ``r="…"`` inside another attribute's value hides or misplaces a formula.
     """
     refs = set()
-    prefixed = _PREFIXED_F.search(xml) is not None  # one literal scan; rare in practice
+    prefixed = b":f" in xml and _PREFIXED_F.search(xml) is not None  # rare in practice
     for m in (_F_TAG_PREFIXED if prefixed else _F_TAG).finditer(xml):
         at = m.start()
         tag = xml.rfind(b"<", 0, at)
@@ -138,9 +138,8 @@ def _formula_cells(xml: bytes) -> set[str]:
 
 
 _FAR_REF = re.compile(rb'r="(?:[A-Z]{0,3}\d{4}|[A-Z]{3}|[C-Z][A-Z]|B[M-Z])')
-"""Any attribute ending in r= counts (a superset of cell and row references, whatever the whitespace
-before them): a false alarm only costs the slow, exact path."""
-_ERROR_TYPE = re.compile(rb't="e"')
+"""Any attribute ending in r= that could be a reference at row 1000 or beyond or column BM or beyond (a
+superset of the cell and row references beyond the limits): a false alarm only costs the exact path."""
 
 
 def _has_dtd(xml: bytes) -> bool:
@@ -148,7 +147,6 @@ def _has_dtd(xml: bytes) -> bool:
     return b"!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml)
 
 
-"""A reference at row ≥ 1000 or column ≥ BM: only then are all references parsed to find the extent."""
 _WS = bytes.maketrans(b"\t\n\r", b"   ")
 
 
@@ -314,7 +312,7 @@ def inspect(
                     "dtd", f"工作表“{sname}”含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝", sname
                 )
             max_row = max_col = 0
-            if _FAR_REF.search(xml) or max_rows < 999 or max_cols < 64:  # slow path only when needed
+            if _FAR_REF.search(xml) or max_rows < 999 or max_cols < 64:  # exact path only when needed
                 refs = _REF_ATTR.findall(xml.translate(_WS))
                 max_row = max((int(r) for _, r in refs), default=0)
                 max_col = max((col_to_num(c.decode()) for c in {c for c, _ in refs if c}), default=0)
@@ -332,7 +330,7 @@ def inspect(
             if sname != SHEET_SCORES:  # only the scoring sheet's inputs are checked cell by cell
                 continue
             result.formula_cells[sname] = _formula_cells(xml)
-            if _ERROR_TYPE.search(xml):
+            if b't="e"' in xml:
                 result.error_cells[sname] = {
                     ref.decode(): value.decode(errors="replace") for ref, value in _ERROR_CELL.findall(xml)
                 }
