@@ -93,8 +93,8 @@ class CommentStore:
 
     The comment texts are the bulk of a consolidation's data; kept out of memory
     they do not make memory grow with the number of returns.  The database is a
-    file in a private temporary folder, removed when the store is closed or
-    collected.  Each process uses its own connection (a SQLite connection must not
+    file in a private temporary folder, removed when the store is collected (or
+    at exit).  Each process uses its own connection (a SQLite connection must not
     cross a fork), so a forked writer helper can read the comments too; every
     ``add`` is committed, so what it reads is complete.
     """
@@ -110,7 +110,8 @@ class CommentStore:
             "CREATE TABLE c (file INTEGER, unit TEXT, strengths TEXT, ofi TEXT, evidence TEXT,"
             " PRIMARY KEY (file, unit)) WITHOUT ROWID"
         )
-        self._finalizer = weakref.finalize(self, _drop_store, self._db, self._dir, self._pid)
+        weakref.finalize(self, _drop_store, self._db, self._dir, self._pid)  # also keeps this
+        # connection open in a forked copy, which opens its own instead (see _conn)
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:  # in a forked process: a connection of its own, read-only
@@ -134,10 +135,6 @@ class CommentStore:
             for f, unit, *texts in db.execute(query, chunk):
                 out[(f, unit)] = tuple(texts)
         return out
-
-    def close(self) -> None:
-        """Remove the database (also done when the store is garbage-collected)."""
-        self._finalizer()
 
 
 def _drop_store(db: sqlite3.Connection, folder: str, owner: int) -> None:

@@ -71,9 +71,7 @@ def _cell_xml(ref: str, cell: PlanCell, style_id: int) -> str:
         return f'<c r="{ref}"{s}/>' if style_id else ""
     if kind is bool:
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
-    if kind is int or kind is float or isinstance(value, (int, float)):
-        if isinstance(value, bool):
-            return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):  # bool is taken above
         if math.isnan(value) or math.isinf(value):
             return f'<c r="{ref}"{s}/>'
         return f'<c r="{ref}"{s} t="n"><v>{value:.16g}</v></c>'
@@ -241,32 +239,36 @@ def _chart_xml(ch: PlanChart) -> bytes:
 
     openpyxl builds and serialises a chart in ~3 ms; a consolidated workbook has two
     per applicant sheet, all alike but for their references.  So each shape (kind,
-    title, axis title) is built by openpyxl once, and later charts of that shape
-    get the references openpyxl's own series factory computes put into that XML.
+    title, axis title) of one series is built by openpyxl once, and later charts of
+    that shape get the references openpyxl's own series factory computes put into that XML.
     """
     data = Reference(range_string=ch.data_ref)
+    if data.min_col != data.max_col:  # several series: built every time
+        return _openpyxl_chart_xml(ch).encode("utf-8")
     series = SeriesFactory(data, title_from_data=True)
     refs = (series.tx.strRef.f, str(Reference(range_string=ch.cats_ref)), series.val.numRef.f)
     key = (ch.kind, ch.title, ch.y_title)
     pieces = _chart_templates.get(key)
-    if pieces is None or data.min_col != data.max_col:
-        chart = BarChart()
-        chart.type = "bar" if ch.kind == "bar" else "col"
-        chart.title = ch.title
-        if ch.y_title:
-            chart.y_axis.title = ch.y_title
-        chart.add_data(Reference(range_string=ch.data_ref), titles_from_data=True)
-        chart.set_categories(Reference(range_string=ch.cats_ref))
-        # re-read once so the chart namespace gets its usual "c:" prefix, as in every earlier file
-        xml = tostring(fromstring(tostring(chart._write()))).decode("utf-8")
-        if data.min_col != data.max_col:
-            return xml.encode("utf-8")
+    if pieces is None:
+        xml = _openpyxl_chart_xml(ch)
         pieces = _CHART_REF.split(xml)
         if len(pieces) != 4 or _CHART_REF.findall(xml) != [escape(r) for r in refs]:
             raise RuntimeError(f"unexpected chart XML from openpyxl for {key}")
         _chart_templates[key] = pieces
     a, b, c, d = pieces
     return "".join((a, escape(refs[0]), b, escape(refs[1]), c, escape(refs[2]), d)).encode("utf-8")
+
+
+def _openpyxl_chart_xml(ch: PlanChart) -> str:
+    chart = BarChart()
+    chart.type = "bar" if ch.kind == "bar" else "col"
+    chart.title = ch.title
+    if ch.y_title:
+        chart.y_axis.title = ch.y_title
+    chart.add_data(Reference(range_string=ch.data_ref), titles_from_data=True)
+    chart.set_categories(Reference(range_string=ch.cats_ref))
+    # re-read once so the chart namespace gets its usual "c:" prefix, as in every earlier file
+    return tostring(fromstring(tostring(chart._write()))).decode("utf-8")
 
 
 class _SerialisedChart(ChartBase):
