@@ -3,13 +3,14 @@
 Writing a consolidated workbook and its CSV is CPU work in Python over data
 already in memory (the consolidation, the comment store, the sheet plans).
 A forked helper gets all of it for free; only the small arguments and results
-of each call are pickled.  Where fork is not available (Windows, macOS's
-default), the work is done in this process instead: same results, one core.
+of each call are pickled.  Where fork is not available or not safe (Windows,
+macOS), the work is done in this process instead: same results, one core.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +21,9 @@ _jobs: dict[int, Callable[..., Any]] = {}
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Fork is used where it is safe with the libraries loaded: not on Windows (no fork) nor on
+    macOS, where a forked child of a process that touched system frameworks may crash."""
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _run(key: int, *args: Any) -> Any:

@@ -747,7 +747,8 @@ def test_workbook_is_the_same_whether_helpers_write_some_sheets_or_not(
     scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Forked helpers plan and serialise a share of the sheets (and write scores.csv): the files are
-    the same as from one process, comments (read from the store by the helpers) included."""
+    the same as from one process, comments (read from the store by the helpers) included, and the
+    same again where fork is not used."""
     import szqa_xl.writer
 
     monkeypatch.setattr(szqa_xl.writer, "PARALLEL_MIN_SHEETS", 1)  # the scenario has few applicants
@@ -757,8 +758,18 @@ def test_workbook_is_the_same_whether_helpers_write_some_sheets_or_not(
         assert paths["csv"].read_bytes() == scenario.paths["csv"].read_bytes()
         with zipfile.ZipFile(paths["workbook"]) as z:  # docProps/core.xml holds the time of writing
             parts[workers] = {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+    # where fork is not used (Windows, macOS) the same work runs in this process
+    import szqa_xl.forking
+
+    monkeypatch.setattr(szqa_xl.forking, "can_fork", lambda: False)
+    monkeypatch.setattr(szqa_xl.writer, "can_fork", lambda: False)
+    paths = write_outputs(scenario.cons, tmp_path / "no-fork", workers=2)
+    assert paths["csv"].read_bytes() == scenario.paths["csv"].read_bytes()
+    with zipfile.ZipFile(paths["workbook"]) as z:
+        parts["no fork"] = {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
     assert parts[2] == parts[1]
     assert parts[3] == parts[1]
+    assert parts["no fork"] == parts[1]
     sheets = [n for n in parts[1] if n.startswith("xl/worksheets/sheet")]
     assert len(sheets) == len(APPLICANTS) + 5
     assert any("方法系统，覆盖主要业务".encode() in parts[1][n] for n in sheets)  # examiners' comments
