@@ -16,8 +16,7 @@ import weakref
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +40,8 @@ from .forking import forked
 from .generate import read_manifest
 from .models import AWARD_IDS
 from .problems import Problem
-from .reader import ReturnFile, check_issue, read_return
+from .reader import ReturnFile, check_issue, template_facts
+from .returns.isolation import DEFAULT_TIME_LIMIT, read_bounded
 from .standards import builtin_standard
 from .textsafe import FORMULA_LEADS
 
@@ -207,105 +207,35 @@ def find_returns(returns_dir: Path | str) -> tuple[list[Path], list[Path]]:
     return found, skipped
 
 
-def _safe_read(path: Path) -> ReturnFile:
-    try:
-        return read_return(path)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # a bug (or a native library's panic) must not stop the batch, and an
-        # exception that cannot be pickled must not travel back from a worker: reported on the file
-        rf = _crashed(path, f"读取时发生内部错误（{type(exc).__name__}: {exc}），请将此文件报告给维护者")
-        return rf
-
-
-def _crashed(path: Path, message: str) -> ReturnFile:
-    size = path.stat().st_size if path.exists() else 0
-    return ReturnFile(
-        path=path,
-        name=path.name,
-        sha256="",
-        size=size,
-        read_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
-        problems=[Problem("reader-crash", message, path.name)],
-    )
-
-
-CHUNK = 16
-"""Most files one worker task reads."""
-
-
-def _read_chunk(paths: list[Path]) -> list[ReturnFile]:
-    return [_safe_read(p) for p in paths]
-
-
 def read_all(
-    paths: list[Path], workers: int = 2, progress: Callable[[int, int], None] | None = None
+    paths: list[Path],
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> list[ReturnFile]:
-    """Read every file in worker processes; a file that kills its worker is rejected, not fatal."""
+    """Read every file, each in a worker under a time and memory limit (see ``returns.isolation``)."""
     results: list[ReturnFile | None] = [None] * len(paths)
-    for i, rf in iter_read(paths, workers, progress):
+    for i, rf in iter_read(paths, workers, progress, time_limit):
         results[i] = rf
     return results  # type: ignore[return-value]
 
 
 def iter_read(
-    paths: list[Path], workers: int = 2, progress: Callable[[int, int], None] | None = None
+    paths: list[Path],
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> Iterator[tuple[int, ReturnFile]]:
     """(index in ``paths``, result) of every file, in the order they are finished.
 
-    With ``workers`` > 0 files are read in worker processes; a file that kills its
-    worker is rejected, not fatal.  Results are handed over as they arrive, so a
-    caller that keeps only what it needs holds no more than a few chunks at once.
+    Files are always read in worker processes (``workers`` at once, at least
+    one), so a file that runs too long, needs too much memory or kills its
+    worker is rejected, never fatal.  Results are handed over as they arrive.
     """
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, len(paths))
-
-    if workers <= 0:
-        for i, p in enumerate(paths):
-            yield i, _safe_read(p)
-            tick(1)
-        return
-    for award in AWARD_IDS:  # parse the standards once, before the workers are forked
-        builtin_standard(award)
-    # Files travel in small chunks: fewer round trips than one task per file, while a
-    # crash still loses only one chunk, whose files are then re-read one by one below.
-    size = max(1, min(CHUNK, len(paths) // (workers * 4) or 1))
-    starts = range(0, len(paths), size)
-    finished: set[int] = set()
-    try:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            futures = {ex.submit(_read_chunk, paths[a : a + size]): a for a in starts}
-            for fut in as_completed(futures):
-                a = futures[fut]
-                try:
-                    chunk = fut.result()
-                except BrokenProcessPool:
-                    raise
-                except Exception:  # the chunk's result could not come back: re-read its files one by one
-                    continue
-                for k, rf in enumerate(chunk):
-                    finished.add(a + k)
-                    yield a + k, rf
-                tick(len(chunk))
-    except BrokenProcessPool:
-        pass
-    for i, p in enumerate(paths):  # what a crash left unread: one isolated process per file
-        if i in finished:
-            continue
-        try:
-            with ProcessPoolExecutor(max_workers=1) as ex:
-                rf = ex.submit(_safe_read, p).result()
-        except BrokenProcessPool:
-            rf = _crashed(p, "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收")
-        except Exception as exc:  # the result could not come back from the worker
-            rf = _crashed(p, f"读取时发生内部错误（{type(exc).__name__}），请将此文件报告给维护者")
-        yield i, rf
-        tick(1)
+    for award in AWARD_IDS:  # parse the standards and templates once, before the workers are forked
+        template_facts(award, False)
+        template_facts(award, True)
+    yield from read_bounded(paths, workers=max(1, workers), time_limit=time_limit, progress=progress)
 
 
 IDENTITY_FIELDS = (
@@ -323,6 +253,35 @@ IDENTITY_FIELDS = (
 
 def _identity(source: dict[str, str]) -> dict[str, str]:
     return {key: source.get(key, "") for key in IDENTITY_FIELDS}
+
+
+def _issued_by_stem(issued: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
+    """Issued entries by the name their file was issued under, without its extension (unique names only)."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for rec in (issued or {}).values():
+        if rec.get("path"):
+            found.setdefault(Path(rec["path"]).stem.casefold(), []).append(rec)
+    return {stem: recs[0] for stem, recs in found.items() if len(recs) == 1}
+
+
+def _match_by_name(record: ReturnRecord, path: Path, by_stem: dict[str, dict[str, str]]) -> None:
+    """A file refused before its metadata could be read (an .ods or .xls save, a password, a renamed
+    sheet) is still the return of the scoresheet issued under its name: say whose it is, so the
+    examiner is not chased for a file they did send."""
+    rec = by_stem.get(path.stem.casefold())
+    if rec is None:
+        return
+    for key, value in _identity(rec).items():
+        setattr(record, key, value)
+    record.problems.append(
+        Problem(
+            "matched-by-name",
+            f"文件内容无法读出身份信息，按文件名对应到发放编号 {rec['issue_id']}（{rec.get('examiner_name', '')}）；"
+            "请该评审员按上述原因修正后重新发送",
+            path.name,
+            severity="warning",
+        )
+    )
 
 
 def _record(rf: ReturnFile, status: str | None = None) -> ReturnRecord:
@@ -365,8 +324,8 @@ def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, 
     ok = [u.status == grid.STATUS_OK for u in rf.units.values()]
     scores = _FileScores(
         tuple(
-            strings.setdefault(u.band, u.band) if k and u.band else None
-            for u, k in zip(rf.units.values(), ok, strict=True)
+            strings.setdefault(u.band, u.band) if u.band else None  # a band without its % is kept
+            for u in rf.units.values()
         ),
         array(
             "d",
@@ -463,15 +422,18 @@ def consolidate_dir(
     thresholds: Thresholds = Thresholds(),
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> Consolidation:
-    """Read, validate and reconcile every return under ``returns_dir``; compute the statistics."""
+    """Read, validate and reconcile every return under ``returns_dir``; compute the statistics.
+
+    Each file is read in a worker under ``time_limit`` seconds (see ``returns.isolation``)."""
     returns_dir = Path(returns_dir)
     paths, skipped = find_returns(returns_dir)
     store = CommentStore()
     strings: dict[str, str] = {}
     files: list[ReturnFile] = [None] * len(paths)  # type: ignore[list-item]
     file_scores: list[_FileScores | None] = [None] * len(paths)
-    for i, rf in iter_read(paths, workers=workers, progress=progress):
+    for i, rf in iter_read(paths, workers=workers, progress=progress, time_limit=time_limit):
         file_scores[i] = _slim(rf, i, store, strings)
         files[i] = rf
     issued = {r["issue_id"]: r for r in read_manifest(manifest)} if manifest else None
@@ -487,6 +449,7 @@ def consolidate_dir(
     else:
         year_s = str(year)
 
+    by_stem = _issued_by_stem(issued)
     records: list[ReturnRecord] = []
     merged: list[tuple[int, dict[str, str], _FileScores, str]] = []
     seen_issue: dict[str, str] = {}
@@ -500,6 +463,8 @@ def consolidate_dir(
         check_issue(rf, year_s, issued)
         record = _record(rf)
         record.file = rel
+        if rf.status == "rejected" and not record.issue_id:
+            _match_by_name(record, rf.path, by_stem)
         if rf.status != "rejected":
             iid = rf.meta.get("issue_id", "")
             key = rf.key()

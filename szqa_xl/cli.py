@@ -11,6 +11,7 @@ from rich.table import Table
 from . import standards as stdlib
 from .diff import diff_standards
 from .models import KIND_ZH
+from .returns import DEFAULT_TIME_LIMIT
 
 app = typer.Typer(
     help="Scoresheets and consolidation for the Shenzhen Mayor's Quality Award (深圳市市长质量奖).",
@@ -192,6 +193,9 @@ def generate_cmd(
 def check_cmd(
     file: Path = typer.Argument(..., help="a filled scoresheet (.xlsx)"),
     year: int | None = typer.Option(None, "--year", help="the award year it must belong to"),
+    time_limit: float = typer.Option(
+        DEFAULT_TIME_LIMIT, "--time-limit", help="seconds the file's read may take before it is rejected"
+    ),
 ) -> None:
     """Check a filled scoresheet before sending it (exit 0 = can be sent, 1 = problems).
 
@@ -203,7 +207,7 @@ def check_cmd(
     if not file.is_file():
         err.print(f"[red]error:[/red] no such file: {file}")
         raise typer.Exit(2)
-    (rf,) = read_all([file], workers=1)
+    (rf,) = read_all([file], workers=1, time_limit=time_limit)
     check_issue(rf, None if year is None else str(year))
     verdict = {
         "accepted": "[green]可以提交[/green]：全部条目已评分且一致，声明已签署。",
@@ -236,7 +240,12 @@ def consolidate_cmd(
         25.0, help="flag a unit when the score range reaches this many points"
     ),
     workers: int = typer.Option(
-        2, help="processes that read the returns and write the outputs (0: all in this process)"
+        2,
+        help="processes that read the returns and write the outputs (0: write in this process; "
+        "returns are always read in at least one isolated worker)",
+    ),
+    time_limit: float = typer.Option(
+        DEFAULT_TIME_LIMIT, "--time-limit", help="seconds one file's read may take before it is rejected"
     ),
     force: bool = typer.Option(False, "--force", help="overwrite existing outputs"),
 ) -> None:
@@ -265,6 +274,7 @@ def consolidate_cmd(
             thresholds=Thresholds(bands_apart, range_points),
             workers=workers,
             progress=lambda i, n: bar.update(task, completed=i, total=n),
+            time_limit=time_limit,
         )
     paths = write_outputs(cons, out, force=force, workers=workers)
     for rec in cons.returns:

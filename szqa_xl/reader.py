@@ -1,32 +1,31 @@
 """The only module that opens returned scoresheets.
 
-Every file goes through :func:`preflight` (zip sanity, sizes, XML parts, used
-range) before python-calamine sees it, because calamine aborts the whole process
-on some hostile files.  Then only the cells named by the metadata sheet are read
+A file is opened as a spreadsheet opens it — the zip as OPC resolves it
+(``returns.package``), the workbook found through its relationships, every part
+read parsed by a real XML parser (``returns.xmlparts``) — into one view of the
+cells of the sheets that matter.  The checks look at that view and the values
+merged are taken from it: there is no second reader that could see another
+part or another spelling.  Only the cells named by the metadata sheet are read
 and validated against the standard the file was generated from.  Problems are
 returned as data; nothing here raises for a bad file, and no file is modified.
+
+This module does the reading in the calling process; every caller that reads
+returns in bulk or on a user's behalf goes through ``returns.isolation``, which
+bounds each file's read in time and memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import re
-import struct
-import zipfile
-import zlib
-from dataclasses import dataclass, field, replace
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import NamedTuple
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
 from . import grid
 from .layout import (
-    COL,
     DECLARATION_OK,
     DECLARATIONS,
     INPUT_FIELDS,
@@ -34,18 +33,52 @@ from .layout import (
     SHEET_COVER,
     SHEET_META,
     SHEET_SCORES,
-    guidance_text,
+    STYLES,
+    Issue,
     plan_scoresheet,
 )
 from .models import Standard
-from .plan import column_index as col_to_num
 from .plan import split_ref
 from .problems import Problem
+from .returns import package as pkg
+from .returns import xmlparts as xp
+from .returns.package import MAX_ENTRIES, MAX_FILE_BYTES, MAX_RATIO, MAX_UNCOMPRESSED, RATIO_MIN_SIZE
+from .returns.xmlparts import ErrorValue, SheetView, XmlProblem
 from .safety import check_environment
 from .standards import builtin_standard
 from .standards import fingerprint as _fingerprint
 
 check_environment()
+
+__all__ = [
+    "MAX_COLS",
+    "MAX_ENTRIES",
+    "MAX_FILE_BYTES",
+    "MAX_RATIO",
+    "MAX_ROWS",
+    "MAX_UNCOMPRESSED",
+    "RATIO_MIN_SIZE",
+    "ReturnFile",
+    "UnitReturn",
+    "WorkbookView",
+    "check_issue",
+    "expected_layout",
+    "fingerprint",
+    "open_view",
+    "preflight",
+    "read_return",
+    "split_ref",
+    "template_facts",
+]
+
+MAX_ROWS = 1000
+"""Used range limit: the template's sheets end before row 100."""
+MAX_COLS = 64
+"""Used range limit: the widest template sheet uses 14 columns (A:N)."""
+MAX_PART_BYTES = 32 * 1024 * 1024
+"""Largest inflated XML part that is parsed (a scoring sheet is ~100 KB; 40,000 characters of text ~120 KB)."""
+INPUT_SHEETS = (SHEET_COVER, SHEET_SCORES, SHEET_META)
+"""The sheets read cell by cell; no code ever reads the others."""
 
 
 @cache
@@ -58,333 +91,139 @@ def fingerprint(std: Standard) -> str:
     return _fingerprint_of(std.id)
 
 
-# -- preflight limits ---------------------------------------------------------
-# A returned scoresheet is ~40 KB zipped and ~300 KB unzipped.  The limits leave
-# two orders of magnitude of headroom for examiners' text while refusing files
-# that would make a reader allocate gigabytes or crash.
-MAX_FILE_BYTES = 20 * 1024 * 1024
-"""A scoresheet with long comments is well under 1 MB; 20 MB is clearly not one."""
-MAX_ENTRIES = 500
-"""The template has ~20 zip entries; re-saving by Excel/WPS/LibreOffice adds a few dozen at most."""
-MAX_UNCOMPRESSED = 200 * 1024 * 1024
-"""Sum of declared uncompressed sizes: a zip bomb declares (or hides) gigabytes."""
-MAX_RATIO = 100
-"""Apache POI's rule: an entry inflating more than 100:1 is treated as a bomb."""
-RATIO_MIN_SIZE = 1024 * 1024
-"""Small, highly repetitive XML parts compress well legitimately; check the ratio above 1 MB."""
-MAX_ROWS = 1000
-"""Used range limit: the template's sheets end before row 100; XFD1048576 crashes calamine."""
-MAX_COLS = 64
-"""Used range limit: the widest template sheet uses 14 columns (A:N)."""
-
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-
-_REF_ATTR = re.compile(rb' r="([A-Z]{0,3})(\d+)"')  # r= of <row> and <c> (whitespace normalised first)
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"')
-_ERROR_CELL = re.compile(
-    rb'<(?:\w+:)?c\s(?=[^>]*?\st="e")[^>]*?\br="([A-Z]+\d+)"[^>]*>'
-    rb"(?:\s*<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>))?\s*(?:<(?:\w+:)?v>([^<]*)<)?"
-)
-INPUT_SHEETS = (SHEET_SCORES, SHEET_COVER, SHEET_META)
-"""The sheets read cell by cell; the others are checked by their dimension and last row only."""
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+):([A-Z]+\d+)"')
+# -- the view -------------------------------------------------------------------------------------
 
 
 @dataclass
-class Preflight:
-    problems: list[Problem]
-    sheet_names: list[str] = field(default_factory=list)
-    formula_cells: dict[str, set[str]] = field(default_factory=dict)
-    error_cells: dict[str, dict[str, str]] = field(default_factory=dict)
-    merges: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+class WorkbookView:
+    """The sheets a spreadsheet shows, as parsed: every value the checks see and the reader merges."""
+
+    sheet_names: list[str]
+    sheets: dict[str, SheetView] = field(default_factory=dict)
+    formats: list[str] = field(default_factory=list)  # number format code of each cell style
 
 
-_F_TAG = re.compile(rb"<f[\s>/]")  # literal prefix: a fast scan
-_PREFIXED_F = re.compile(rb":f[\s>/]")
-_F_TAG_PREFIXED = re.compile(rb"<(?:\w+:)?f[\s>/]")  # only for files whose elements carry a prefix
-_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-
-
-def _formula_cells(xml: bytes) -> set[str]:
-    """References of the cells that hold a formula (``<f>`` is always a cell's first child).
-
-    Each ``<f`` element is found by a literal search; its cell is the start tag
-    just before it (``<`` cannot occur inside an attribute value or text, so the
-    last ``<`` before ``<f`` opens that tag), when only whitespace lies between.
-    The tag's attributes are parsed properly, so neither a ``>`` nor a fake
-    ``r="…"`` inside another attribute's value hides or misplaces a formula.
-    """
-    refs = set()
-    prefixed = b":f" in xml and _PREFIXED_F.search(xml) is not None  # rare in practice
-    for m in (_F_TAG_PREFIXED if prefixed else _F_TAG).finditer(xml):
-        at = m.start()
-        tag = xml.rfind(b"<", 0, at)
-        end = xml.rfind(b">", tag, at)
-        if tag < 0 or end < 0 or (end + 1 != at and xml[end + 1 : at].strip()):
-            continue
-        if xml.startswith(b'<c r="', tag):  # as every spreadsheet writes it: r is the first attribute
-            quote = xml.find(b'"', tag + 6, end)
-            if quote > 0:
-                refs.add(xml[tag + 6 : quote].decode(errors="replace"))
-                continue
-        for a in _ATTR.finditer(xml, tag, end):
-            if a.group(1) == b"r":
-                refs.add((a.group(2) if a.group(2) is not None else a.group(3)).decode(errors="replace"))
-                break
-    return refs
-
-
-_FAR_REF = re.compile(rb'r="(?:[A-Z]{0,3}\d{4}|[A-Z]{3}|[C-Z][A-Z]|B[M-Z])')
-"""Any attribute ending in r= that could be a reference at row 1000 or beyond or column BM or beyond (a
-superset of the cell and row references beyond the limits): a false alarm only costs the exact path."""
-
-
-def _has_dtd(xml: bytes) -> bool:
-    """A DOCTYPE or ENTITY declaration anywhere (``!`` is rare in sheet XML: one fast scan first)."""
-    return b"!" in xml and (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml)
-
-
-_WS = bytes.maketrans(b"\t\n\r", b"   ")
-
-
-def _sniff(head: bytes) -> str | None:
-    """A clerk-readable name for what a non-zip file really is."""
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "这是加密的 Excel 文件或旧版 .xls 文件（OLE 格式），请去掉密码并另存为 .xlsx"
-    lowered = head.lstrip().lower()
-    if lowered.startswith((b"<!doctype html", b"<html", b"<table")):
-        return "这是改了扩展名的 HTML 文件，不是 .xlsx"
-    if lowered.startswith(b"<?xml"):
-        return "这是 XML 文件（可能是 Excel 2003 XML），不是 .xlsx"
-    if b"," in head or b"\t" in head or b";" in head:
-        return "这是改了扩展名的文本/CSV 文件，不是 .xlsx"
-    return None
+def _problem(exc: XmlProblem, name: str, sheet: str = "") -> Problem:
+    return Problem(
+        exc.code, f"工作表“{sheet}”：{exc.message}" if sheet else exc.message, name, sheet, exc.cell
+    )
 
 
 @lru_cache(maxsize=64)
-def _sheet_parts(wb_xml: bytes, rels_xml: bytes | None) -> tuple[tuple[str, str, str], ...] | Problem:
-    """(sheet name, relationship id, zip part) of every sheet, or the problem (without file name).
+def _relationships(data: bytes, part: str) -> dict[str, tuple[str, str, str]]:
+    return xp.relationships(data, part)
 
-    Cached by content: the returns of one batch share a handful of distinct
-    workbook.xml files, so each is parsed once, not once per file.
+
+@lru_cache(maxsize=64)
+def _workbook(data: bytes, part: str) -> tuple[list[xp.SheetEntry], bool]:
+    return xp.workbook(data, part)
+
+
+@lru_cache(maxsize=64)
+def _formats(data: bytes, part: str) -> list[str]:
+    return xp.number_formats(data, part)
+
+
+def open_view(
+    data: bytes,
+    name: str,
+    read_sheets: tuple[str, ...] | None = INPUT_SHEETS,
+    max_rows: int = MAX_ROWS,
+    max_cols: int = MAX_COLS,
+) -> WorkbookView | Problem:
+    """Open a file's bytes as a spreadsheet would and parse the sheets named (None: every sheet).
+
+    Cached parses are keyed by content (returns of one batch share a handful of
+    distinct workbook, relationship and style parts) and return fresh data.
     """
-    if _has_dtd(wb_xml):
-        return Problem("dtd", "工作簿 XML 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝", "")
+    opened = pkg.open_package(data)
+    if isinstance(opened, Problem):
+        return Problem(opened.code, opened.message, name)
+    package = opened
     try:
-        root = fromstring(wb_xml, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        return Problem("bad-xml", f"xl/workbook.xml 无法读取：{exc}", "")
-    except Exception as exc:  # ParseError from any XML backend
-        return Problem("bad-xml", f"xl/workbook.xml 已损坏：{type(exc).__name__}", "")
-    if root.tag.startswith("{" + STRICT_NS):
-        return Problem(
-            "strict-ooxml", "文件为 Strict Open XML 格式，请在 Excel 中另存为“Excel 工作簿(*.xlsx)”", ""
-        )
-    targets: dict[str, str] = {}
-    if rels_xml is not None:
+        return _view(package, name, read_sheets, max_rows, max_cols)
+    except XmlProblem as exc:
+        return _problem(exc, name)
+    except pkg.PartError as exc:
+        return Problem("corrupt-zip", str(exc), name)
+    finally:
+        package.close()
+
+
+def _view(
+    package: pkg.Package, name: str, read_sheets: tuple[str, ...] | None, max_rows: int, max_cols: int
+) -> WorkbookView | Problem:
+    def part_of(source: str, rels: dict[str, tuple[str, str, str]], wanted: tuple[str, ...]) -> str | None:
+        found = [
+            pkg.resolve_target(source, target)
+            for kind, target, mode in rels.values()
+            if kind in wanted and mode != "External"
+        ]
+        if len(found) > 1:
+            raise XmlProblem(
+                "duplicate-parts", f"{source} 指向多个同类部件（{', '.join(found[:3])}），文件被改动"
+            )
+        return found[0] if found else None
+
+    def read(part: str) -> bytes:
+        return package.read(part, MAX_PART_BYTES)
+
+    if not package.has("_rels/.rels"):
+        return Problem("missing-part", "缺少 _rels/.rels：不是 Excel 工作簿或已损坏", name)
+    root_rels = _relationships(read("_rels/.rels"), "_rels/.rels")
+    wb_part = part_of("", root_rels, (xp.OFFICE_DOCUMENT, xp.STRICT_OFFICE_DOCUMENT))
+    if wb_part is None or not package.has(wb_part):
+        return Problem("missing-part", "缺少 xl/workbook.xml：不是 Excel 工作簿或已损坏", name)
+    entries, date1904 = _workbook(read(wb_part), wb_part)
+    wb_rels_part = pkg.rels_part(wb_part)
+    rels = _relationships(read(wb_rels_part), wb_rels_part) if package.has(wb_rels_part) else {}
+    view = WorkbookView([e.name for e in entries])
+    wanted = [e for e in entries if read_sheets is None or e.name in read_sheets]
+    if not wanted:
+        return view
+    strings: list[str] = []
+    ss_part = part_of(wb_part, rels, (xp.REL_SHARED_STRINGS,))
+    if ss_part is not None and package.has(ss_part):
+        strings = xp.shared_strings(read(ss_part), ss_part)
+    formats: list[str] = []
+    st_part = part_of(wb_part, rels, (xp.REL_STYLES,))
+    if st_part is not None and package.has(st_part):
+        formats = _formats(read(st_part), st_part)
+    for entry in wanted:
+        rel = rels.get(entry.rid)
+        part = pkg.resolve_target(wb_part, rel[1]) if rel and rel[2] != "External" else ""
+        if rel is None or rel[0] != xp.REL_WORKSHEET or not package.has(part):
+            return Problem(
+                "missing-part",
+                f"工作表“{entry.name}”的数据部件缺失（{part or entry.rid}），文件已损坏",
+                name,
+                entry.name,
+            )
         try:
-            rels = fromstring(rels_xml, forbid_dtd=True)
-        except Exception:
-            return Problem("bad-xml", "xl/_rels/workbook.xml.rels 已损坏", "")
-        for rel in rels:
-            target = rel.get("Target", "")
-            full = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-            targets[rel.get("Id", "")] = full
-    sheets_el = root.find(f"{{{MAIN_NS}}}sheets")
-    out = []
-    for sh in [] if sheets_el is None else list(sheets_el):
-        rid = sh.get(f"{{{REL_NS}}}id", "")
-        out.append((sh.get("name", ""), rid, targets.get(rid, "")))
-    return tuple(out)
+            view.sheets[entry.name] = xp.worksheet(
+                read(part), part, strings, formats, date1904, max_rows, max_cols
+            )
+        except XmlProblem as exc:
+            return _problem(exc, name, entry.name)
+        except pkg.PartError as exc:
+            return Problem("corrupt-zip", f"工作表“{entry.name}”无法解压：{exc}", name, entry.name)
+    view.formats = formats
+    return view
 
 
 def preflight(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> list[Problem]:
-    """Just the problems of :func:`inspect` over every sheet (for callers that only need a yes/no)."""
-    return inspect(path, max_rows=max_rows, max_cols=max_cols, read_sheets=None).problems
-
-
-def inspect(
-    path: Path | str,
-    max_rows: int = MAX_ROWS,
-    max_cols: int = MAX_COLS,
-    read_sheets: tuple[str, ...] | None = INPUT_SHEETS,
-    data: bytes | None = None,
-) -> Preflight:
-    """Check a file is a sane, small, non-hostile xlsx before any spreadsheet library opens it.
-
-    ``read_sheets`` are the sheets that will be read afterwards: their XML is
-    scanned (used range, DTD, formulas, merges).  Other sheets are only checked
-    to exist, since no reader ever opens them.  None scans every sheet.
-    ``data`` is the file's content when the caller has already read it.
-    """
+    """The problems of opening every sheet of a file (for callers that only need a yes/no)."""
     path = Path(path)
-    name = path.name
-
-    def bad(code: str, message: str, sheet: str = "", cell: str = "") -> Preflight:
-        return Preflight([Problem(code, message, name, sheet, cell)])
-
     try:
-        size = path.stat().st_size if data is None else len(data)
-        if data is None:
-            with path.open("rb") as fh:
-                head = fh.read(512)
-        else:
-            head = data[:512]
+        data = (
+            path.read_bytes()
+            if path.stat().st_size <= pkg.MAX_FILE_BYTES
+            else b"x" * (pkg.MAX_FILE_BYTES + 1)
+        )
     except OSError as exc:
-        return bad("unreadable", f"无法读取文件：{exc.strerror or exc}")
-    if size == 0:
-        return bad("empty-file", "文件为空（0 字节），可能保存或传输未完成")
-    if size > MAX_FILE_BYTES:
-        return bad("too-large", f"文件过大（{size // 1024 // 1024} MB），评分表通常小于 1 MB")
-    if not head.startswith(b"PK\x03\x04"):
-        return bad("not-xlsx", _sniff(head) or "不是有效的 .xlsx 文件")
-    try:
-        zf = zipfile.ZipFile(path if data is None else io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return bad("corrupt-zip", "文件已损坏或不完整（压缩包无法打开），请重新保存后发送")
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_ENTRIES:
-            return bad("too-many-parts", f"文件包含 {len(infos)} 个部件，超过上限 {MAX_ENTRIES}")
-        names = [i.filename for i in infos]
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            return bad("duplicate-parts", f"压缩包中有重复部件：{', '.join(dup[:3])}（文件被篡改或损坏）")
-        total = sum(i.file_size for i in infos)
-        if total > MAX_UNCOMPRESSED:
-            return bad("zip-bomb", f"解压后大小 {total // 1024 // 1024} MB 超过上限，疑似压缩炸弹")
-        for i in infos:
-            if i.file_size > RATIO_MIN_SIZE and i.file_size > MAX_RATIO * max(1, i.compress_size):
-                return bad("zip-bomb", f"部件 {i.filename} 压缩比超过 {MAX_RATIO}:1，疑似压缩炸弹")
-        if any(i.flag_bits & 0x1 for i in infos):
-            return bad("encrypted", "文件已加密，请去掉密码后重新保存")
-        if "xl/workbook.xml" not in names:
-            return bad("missing-part", "缺少 xl/workbook.xml：不是 Excel 工作簿或已损坏")
-
-        by_name = {i.filename: i for i in infos}
-
-        def read_part(part: str, limit: int = MAX_UNCOMPRESSED) -> bytes:
-            content = _member(data, by_name[part], limit) if data is not None else None
-            if content is None:  # not the plain case: zipfile's own reader (and its errors)
-                with zf.open(part) as fh:
-                    content = fh.read(limit + 1)
-            if len(content) > limit:
-                raise ValueError(f"部件 {part} 实际解压大小超过声明")
-            return content
-
-        rels_name = "xl/_rels/workbook.xml.rels"
-        unreadable = (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error)
-        try:
-            wb_xml = read_part("xl/workbook.xml")
-        except unreadable as exc:
-            return bad("bad-xml", f"xl/workbook.xml 无法读取：{exc}")
-        try:
-            rels_xml = read_part(rels_name) if rels_name in names else None
-        except unreadable:
-            return bad("bad-xml", f"{rels_name} 已损坏")
-        sheet_parts = _sheet_parts(wb_xml, rels_xml)
-        if isinstance(sheet_parts, Problem):
-            return Preflight([replace(sheet_parts, file=name)])
-        result = Preflight([])
-        for sname, rid, part in sheet_parts:
-            result.sheet_names.append(sname)
-            if part not in names:
-                return bad(
-                    "missing-part", f"工作表“{sname}”的数据部件缺失（{part or rid}），文件已损坏", sname
-                )
-            if read_sheets is not None and sname not in read_sheets:
-                continue  # never opened by any reader: its content cannot hurt
-            try:
-                xml = read_part(part)
-            except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error) as exc:
-                return bad("corrupt-zip", f"工作表“{sname}”无法解压：{exc}", sname)
-            if xml[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00<\x00" in xml[:64]:
-                return bad(
-                    "encoding",
-                    f"工作表“{sname}”不是 UTF-8 编码的 XML（Excel 不会这样保存），文件被改动",
-                    sname,
-                )
-            if _has_dtd(xml):
-                return bad(
-                    "dtd", f"工作表“{sname}”含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝", sname
-                )
-            max_row = max_col = 0
-            if _FAR_REF.search(xml) or max_rows < 999 or max_cols < 64:  # exact path only when needed
-                refs = _REF_ATTR.findall(xml.translate(_WS))
-                max_row = max((int(r) for _, r in refs), default=0)
-                max_col = max((col_to_num(c.decode()) for c in {c for c, _ in refs if c}), default=0)
-            dim = _DIMENSION.search(xml)
-            if dim:
-                max_row = max(max_row, int(dim.group(2)))
-                max_col = max(max_col, col_to_num(dim.group(1).decode()))
-            if max_row > max_rows or max_col > max_cols:
-                return bad(
-                    "used-range",
-                    f"工作表“{sname}”的使用区域超出模板（最远到第 {max_row} 行、第 {max_col} 列），"
-                    "可能被粘贴了大量内容或被篡改",
-                    sname,
-                )
-            if sname != SHEET_SCORES:  # only the scoring sheet's inputs are checked cell by cell
-                continue
-            result.formula_cells[sname] = _formula_cells(xml)
-            if b't="e"' in xml:
-                result.error_cells[sname] = {
-                    ref.decode(): value.decode(errors="replace") for ref, value in _ERROR_CELL.findall(xml)
-                }
-            at = xml.find(b"mergeCell")
-            if at >= 0:  # <mergeCells> follows <sheetData>: scan from there only
-                result.merges[sname] = [
-                    (a.decode(), b.decode()) for a, b in _MERGE.findall(xml, xml.rfind(b"<", 0, at))
-                ]
-        for part in ("xl/sharedStrings.xml", "xl/styles.xml"):
-            if part in names:
-                try:
-                    head_xml = read_part(part)
-                except (ValueError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error):
-                    return bad("corrupt-zip", f"部件 {part} 无法解压，文件已损坏")
-                if head_xml[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00<\x00" in head_xml[:64]:
-                    return bad("encoding", f"部件 {part} 不是 UTF-8 编码的 XML，文件被改动")
-                if _has_dtd(head_xml):
-                    return bad("dtd", f"部件 {part} 含 DTD/实体声明，已拒绝")
-        return result
-
-
-def _member(data: bytes, info: zipfile.ZipInfo, limit: int) -> bytes | None:
-    """A stored or deflated zip member straight from the file's bytes (zipfile's file objects cost
-    ~40 us a part), checked as zipfile checks it: local header, name, declared size, CRC.  Returns
-    at most ``limit`` + 1 bytes; None for anything else (left to zipfile)."""
-    off = info.header_offset
-    if (
-        info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-        or data[off : off + 4] != b"PK\x03\x04"
-    ):
-        return None
-    name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
-    name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", errors="replace")
-    if data[off + 30 : off + 30 + name_len] != name:
-        return None
-    start = off + 30 + name_len + extra_len
-    raw = data[start : start + info.compress_size]
-    if len(raw) != info.compress_size:
-        raise zipfile.BadZipFile(f"{info.filename}: truncated")
-    cap = min(limit, info.file_size) + 1  # never more than the directory declares (nor the limit)
-    if info.compress_type == zipfile.ZIP_STORED:
-        content = raw[:cap]
-    else:
-        inflate = zlib.decompressobj(-15)
-        content = inflate.decompress(raw, cap)
-        if len(content) < cap and not inflate.eof:
-            raise zipfile.BadZipFile(f"{info.filename}: compressed data incomplete")
-    if len(content) > limit:
-        return content  # the caller reports it
-    if len(content) > info.file_size:
-        raise ValueError(f"部件 {info.filename} 实际解压大小超过声明")
-    if len(content) != info.file_size or zlib.crc32(content) != info.CRC:
-        raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {info.filename!r}")
-    return content
+        return [Problem("unreadable", f"无法读取文件：{exc.strerror or exc}", path.name)]
+    got = open_view(data, path.name, None, max_rows, max_cols)
+    return [got] if isinstance(got, Problem) else []
 
 
 # -- reading and validating -----------------------------------------------------
@@ -436,52 +275,70 @@ class ReturnFile:
         )
 
 
-@lru_cache(maxsize=4096)
-def _address(addr: str) -> tuple[str, int, int]:
-    """'评分表!H12' -> ('评分表', 12, 8)."""
-    sheet, ref = addr.split("!")
-    return (sheet, *split_ref(ref))
+# -- what the template holds -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateFacts:
+    """What a scoresheet of one award category (blank or personalised) holds as issued."""
+
+    constants: dict[tuple[int, int], object]  # 评分表 cells whatever the issue: codes, names, points, texts
+    formulas: dict[str, frozenset[tuple[int, int]]]  # sheet -> cells that hold a formula as issued
+    inputs: dict[tuple[int, int], str]  # 评分表 input cell -> the number format issued
+    cover_inputs: frozenset[tuple[int, int]]
+    merges: frozenset[tuple[int, int, int, int]]
 
 
 @cache
-def _locked_cells(award: str, blank: bool) -> tuple[tuple[str, int, int, object], ...]:
-    """(ref, 0-based row, 0-based column, expected value) of every scoring-sheet cell checked on return."""
-    std = builtin_standard(award)
-    inputs, _ = expected_layout(award, blank)
-    out = []
-    for unit in std.units():
-        row = split_ref(inputs[unit.code]["locked_code"].split("!")[1])[0]
-        expected = {
-            "code": unit.code,
-            "name": unit.name,
-            "points": unit.points,
-            "requirement": unit.requirement,
-            "guidance": guidance_text(unit),
-        }
-        for key, want in expected.items():
-            ref = f"{COL[key]}{row}"
-            r, c = split_ref(ref)
-            out.append((ref, r - 1, c - 1, want))
-    return tuple(out)
+def _template_plan(award: str, blank: bool, variant: int = 0):
+    """The plan of a scoresheet as issued (blank template or personalised), for its fixed layout."""
+    if blank:
+        return plan_scoresheet(builtin_standard(award), Issue())
+    issue = (
+        Issue(issue_id="x", year=2000)
+        if variant == 0
+        else Issue(
+            issue_id="y", year=2001, applicant_id="Z", applicant_name="Z", examiner_id="Z", examiner_name="Z"
+        )
+    )
+    return plan_scoresheet(builtin_standard(award), issue)
+
+
+def _sheet_plan(plan, title: str):
+    return next(s for s in plan.workbook.sheets if s.title == title)
 
 
 @cache
-def _input_refs(award: str, blank: bool) -> frozenset[str]:
-    inputs, _ = expected_layout(award, blank)
-    return frozenset(addrs[k].split("!")[1] for addrs in inputs.values() for k in INPUT_FIELDS)
-
-
-@cache
-def _input_positions(award: str, blank: bool) -> tuple[tuple[int, int, str], ...]:
-    """(row, column, ref) of every input cell of the scoring sheet, in reference order."""
-    return tuple((*split_ref(ref), ref) for ref in sorted(_input_refs(award, blank)))
-
-
-@cache
-def _template_merges(award: str, blank: bool) -> frozenset[tuple[str, str]]:
-    """The merged ranges the layout itself puts on the scoring sheet (none covers an input)."""
-    sheet = next(s for s in _template_plan(award, blank).workbook.sheets if s.title == SHEET_SCORES)
-    return frozenset(tuple(m.split(":")) for m in sheet.merges)
+def template_facts(award: str, blank: bool) -> TemplateFacts:
+    plan = _template_plan(award, blank)
+    other = _sheet_plan(_template_plan(award, blank, 1), SHEET_SCORES)
+    other_values = {c.ref: c.value for c in other.cells}
+    scores = _sheet_plan(plan, SHEET_SCORES)
+    constants: dict[tuple[int, int], object] = {}
+    formulas: dict[str, frozenset[tuple[int, int]]] = {}
+    for title in (SHEET_SCORES, SHEET_COVER, SHEET_META):
+        sheet = _sheet_plan(plan, title)
+        formulas[title] = frozenset(split_ref(c.ref) for c in sheet.cells if c.formula)
+    for c in scores.cells:
+        if not c.formula and c.value not in (None, "") and other_values.get(c.ref) == c.value:
+            constants[split_ref(c.ref)] = c.value
+    inputs = {}
+    styles = {c.ref: c.style for c in scores.cells}
+    for fields in plan.inputs.values():
+        for key in INPUT_FIELDS:
+            ref = fields[key].split("!")[1]
+            style = STYLES.get(styles.get(ref) or "")
+            inputs[split_ref(ref)] = xp.normal_format((style.number_format if style else None) or "General")
+    cover_keys = ("date", "declaration") + (
+        ("year", "applicant_id", "applicant_name", "applicant_kind", "examiner_id", "examiner_name")
+        if blank
+        else ()
+    )
+    cover_inputs = frozenset(
+        split_ref(addr.split("!")[1]) for key, addr in plan.cover_inputs.items() if key in cover_keys
+    )
+    merges = frozenset(xp.parse_range(m) for m in scores.merges)
+    return TemplateFacts(constants, formulas, inputs, cover_inputs, merges)
 
 
 @cache
@@ -497,20 +354,15 @@ def _units(award: str) -> tuple:
     return builtin_standard(award).units()
 
 
-@cache
-def _meta_table(award: str, blank: bool) -> list[list[str]]:
-    """The unit address table of the metadata sheet as issued, as calamine reads it (rows of text)."""
-    inputs, _ = expected_layout(award, blank)
-    keys = list(next(iter(inputs.values())))
-    return [["unit", *keys]] + [[code, *(fields[k] for k in keys)] for code, fields in inputs.items()]
+@lru_cache(maxsize=4096)
+def _address(addr: str) -> tuple[str, int, int]:
+    """'评分表!H12' -> ('评分表', 12, 8)."""
+    sheet, ref = addr.split("!")
+    return (sheet, *split_ref(ref))
 
 
-@cache
-def _template_plan(award: str, blank: bool):
-    """The plan of a scoresheet as issued (blank template or personalised), for its fixed layout."""
-    from .layout import Issue
-
-    return plan_scoresheet(builtin_standard(award), Issue() if blank else Issue(issue_id="x", year=2000))
+def _ref(pos: tuple[int, int]) -> str:
+    return xp.cell_name(pos)
 
 
 def _text(v: object) -> str:
@@ -524,30 +376,35 @@ def _text(v: object) -> str:
 def _describe(v: object) -> str:
     if isinstance(v, bool):
         return f"逻辑值 {v}"
-    if isinstance(v, (datetime, date)):
+    if isinstance(v, datetime):
+        return f"日期 {v:%Y-%m-%d %H:%M}" if (v.hour or v.minute) else f"日期 {v:%Y-%m-%d}"
+    if isinstance(v, date):
         return f"日期 {v:%Y-%m-%d}"
     if isinstance(v, (time, timedelta)):
         return f"时间 {v}"
     return repr(v)
 
 
-def read_return(
-    path: Path | str,
-) -> ReturnFile:
-    """Read one returned scoresheet and judge it: accepted, incomplete or rejected (with reasons)."""
+def read_return(path: Path | str) -> ReturnFile:
+    """Read one returned scoresheet and judge it: accepted, incomplete or rejected (with reasons).
+
+    Runs in the calling process, unbounded: bulk and interactive callers use
+    ``returns.isolation`` instead, which runs this under a time and memory limit.
+    """
     path = Path(path)
-    data: bytes | None = None
+    data = b""
     size, digest = 0, ""
+    unreadable = None
     try:
         size = path.stat().st_size
-        if size <= MAX_FILE_BYTES:  # read once: hashed, checked and parsed from memory
+        if size <= pkg.MAX_FILE_BYTES:  # read once: hashed, checked and parsed from memory
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
         else:  # too large to parse; still fingerprinted for the sources sheet, in chunks
             with path.open("rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        pass
+    except OSError as exc:
+        unreadable = exc
     rf = ReturnFile(
         path=path,
         name=path.name,
@@ -555,12 +412,22 @@ def read_return(
         size=size,
         read_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
     )
-    pre = inspect(path, data=data)
-    if pre.problems:
-        rf.problems = pre.problems
+    if unreadable is not None:
+        rf.problems.append(
+            Problem("unreadable", f"无法读取文件：{unreadable.strerror or unreadable}", rf.name)
+        )
+        return rf
+    if size > pkg.MAX_FILE_BYTES:
+        rf.problems.append(
+            Problem("too-large", f"文件过大（{size // 1024 // 1024} MB），评分表通常小于 1 MB", rf.name)
+        )
+        return rf
+    view = open_view(data, rf.name)
+    if isinstance(view, Problem):
+        rf.problems.append(view)
         return rf
     for needed in INPUT_SHEETS:
-        if needed not in pre.sheet_names:
+        if needed not in view.sheets:
             rf.problems.append(
                 Problem(
                     "missing-sheet",
@@ -570,44 +437,51 @@ def read_return(
                 )
             )
             return rf
-    from python_calamine import CalamineWorkbook
-
-    sheets: dict[str, list[list]] = {}
-    current = ""
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data or b""))
-        for current in INPUT_SHEETS:
-            sheets[current] = wb.get_sheet_by_name(current).to_python(skip_empty_area=False)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # calamine's errors, and pyo3's PanicException (a BaseException) on
-        # values it cannot represent, e.g. a date cell holding -1e66: the file's data is unusable
-        detail = f"{type(exc).__name__}: {exc}"[:200]
-        rf.problems.append(
-            Problem("unreadable", f"工作表“{current}”无法解析，文件已损坏（{detail}）", rf.name, current)
-        )
-        return rf
-
-    _validate(rf, sheets, pre)
+    _validate(rf, view)
     return rf
 
 
-def _validate(rf, sheets, pre: Preflight) -> None:
+def _read_meta(sheet: SheetView) -> tuple[dict[str, str], dict[str, dict[str, str]], bool]:
+    """(key -> value, unit -> field -> address, whether the table was found) from the metadata sheet."""
+    meta: dict[str, str] = {}
+    units: dict[str, dict[str, str]] = {}
+    table_at = None
+    for r in range(1, sheet.max_row + 1):
+        key = _text(sheet.value(r, 1))
+        if key == "unit":
+            table_at = r
+            break
+        if key and key != "key":
+            meta[key] = _text(sheet.value(r, 2))
+    if table_at is None:
+        return meta, units, False
+    header = [_text(sheet.value(table_at, c)) for c in range(1, sheet.max_col + 1)]
+    for r in range(table_at + 1, sheet.max_row + 1):
+        code = _text(sheet.value(r, 1))
+        if code:
+            units[code] = {
+                header[c - 1]: _text(sheet.value(r, c)) for c in range(2, len(header) + 1) if header[c - 1]
+            }
+    return meta, units, True
+
+
+def _validate(rf: ReturnFile, view: WorkbookView) -> None:
     name = rf.name
     probs = rf.problems
 
     def add(code, msg, sheet="", cell="", severity="error"):
         probs.append(Problem(code, msg, name, sheet, cell, severity))
 
-    meta: dict[str, str] = {}
-    units_table_at = None
-    for i, row in enumerate(sheets[SHEET_META]):
-        key = _text(row[0]) if row else ""
-        if key == "unit":
-            units_table_at = i
-            break
-        if key and key != "key":
-            meta[key] = _text(row[1]) if len(row) > 1 else ""
+    meta_sheet = view.sheets[SHEET_META]
+    if meta_sheet.formulas:
+        first = _ref(min(meta_sheet.formulas))
+        add("locked-formula", "元数据工作表含公式（元数据被改动，不是下发的评分表）", SHEET_META, first)
+        return
+    bad_meta = [pos for pos, v in meta_sheet.values.items() if isinstance(v, ErrorValue)]
+    if bad_meta:
+        add("bad-meta", "元数据工作表含错误值（元数据被改动）", SHEET_META, _ref(min(bad_meta)))
+        return
+    meta, meta_inputs, _ = _read_meta(meta_sheet)
     rf.meta = meta
     award = meta.get("award_category", "")
     try:
@@ -638,30 +512,72 @@ def _validate(rf, sheets, pre: Preflight) -> None:
     blank = meta.get("issue_id") == "BLANK"
     exp_inputs, exp_cover = expected_layout(award, blank)
     # The metadata's addresses must be exactly the layout's: an edited metadata sheet is tampering.
-    meta_inputs: dict[str, dict[str, str]] = {}
-    if units_table_at is not None and sheets[SHEET_META][units_table_at:] == _meta_table(award, blank):
-        meta_inputs = exp_inputs  # the common case, compared cell by cell without parsing
-    elif units_table_at is not None:
-        header = [_text(v) for v in sheets[SHEET_META][units_table_at]]
-        for row in sheets[SHEET_META][units_table_at + 1 :]:
-            if row and _text(row[0]):
-                meta_inputs[_text(row[0])] = {
-                    header[j]: _text(row[j]) for j in range(1, min(len(header), len(row)))
-                }
     meta_cover = {k.removeprefix("cover."): v for k, v in meta.items() if k.startswith("cover.")}
     if meta_inputs != exp_inputs or meta_cover != exp_cover:
         add("bad-meta", "元数据中的单元格地址与模板不符（元数据工作表被改动）", SHEET_META)
         return
-
-    grids = sheets
+    facts = template_facts(award, blank)
 
     def cell(addr: str):
         sheet, r, c = _address(addr)
-        rows = grids[sheet]
-        if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
-            v = rows[r - 1][c - 1]
-            return None if v == "" else v
-        return None
+        v = view.sheets[sheet].values.get((r, c))
+        return None if v == "" else v
+
+    # Locked cells: codes, names, points, requirement and guidance text unchanged.
+    scores = view.sheets[SHEET_SCORES]
+    cover = view.sheets[SHEET_COVER]
+    for pos, want in facts.constants.items():
+        got = scores.values.get(pos)
+        if isinstance(want, (int, float)):
+            ok = isinstance(got, float) and not isinstance(got, bool) and got == want
+        else:
+            ok = isinstance(got, str) and not isinstance(got, ErrorValue) and got == want
+        if not ok:
+            add(
+                "locked-changed",
+                f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {_text(got)[:30]!r}"
+                "（行被插入、删除、排序或内容被修改）",
+                SHEET_SCORES,
+                _ref(pos),
+            )
+            return  # one is enough: every later check relies on the rows being where they were issued
+
+    # Formulas where the template has none: in an input cell, or in a locked cell (a forged
+    # value behind a cached original).  A shared or array formula's range covers cells too.
+    found_formula = False
+    for sheet_name, sheet, inputs in (
+        (SHEET_SCORES, scores, facts.inputs.keys()),
+        (SHEET_COVER, cover, facts.cover_inputs),
+    ):
+        allowed = facts.formulas[sheet_name]
+        for pos in sorted(sheet.formulas - allowed):
+            if pos in inputs:
+                add(
+                    "formula-input",
+                    "填写区含公式：请直接填写数值或文字，不要输入以“=”开头的公式",
+                    sheet_name,
+                    _ref(pos),
+                )
+            else:
+                add(
+                    "locked-formula",
+                    "锁定单元格被改为公式（文件被改动），请使用下发的评分表重新填写",
+                    sheet_name,
+                    _ref(pos),
+                )
+            found_formula = True
+        interesting = set(inputs) | (facts.constants.keys() if sheet is scores else set())
+        for pos in sorted(_covered(sheet.formula_ranges, interesting) - sheet.formulas):
+            code = "formula-input" if pos in inputs else "locked-formula"
+            add(
+                code,
+                "单元格被数组公式或共享公式的范围覆盖（文件被改动），请直接填写数值或文字",
+                sheet_name,
+                _ref(pos),
+            )
+            found_formula = True
+    if found_formula:
+        return
 
     # Identity: year, applicant, examiner.
     if blank:
@@ -672,45 +588,39 @@ def _validate(rf, sheets, pre: Preflight) -> None:
         for key, label in labels.items():
             if not meta.get(key):
                 add("identity-missing", f"空白模板未填写{label}", "封面", exp_cover[key].split("!")[1])
-    # Locked cells: codes, names, points, requirement and guidance text unchanged.
-    formula_cells = pre.formula_cells.get(SHEET_SCORES, set())
-    merged = pre.merges.get(SHEET_SCORES, [])
-    score_rows = grids[SHEET_SCORES]
-    for ref, r, c, want in _locked_cells(award, blank):
-        got = score_rows[r][c] if r < len(score_rows) and c < len(score_rows[r]) else None
-        got = None if got == "" else got
-        ok = (
-            (isinstance(got, (int, float)) and not isinstance(got, bool) and got == want)
-            if isinstance(want, int)
-            else _text(got) == want
-        )
-        if not ok:
-            add(
-                "locked-changed",
-                f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {_text(got)[:30]!r}"
-                "（行被插入、删除、排序或内容被修改）",
-                SHEET_SCORES,
-                ref,
-            )
-            return  # one is enough: every later check relies on the rows being where they were issued
-
-    # Inputs.
-    input_refs = _input_refs(award, blank)
-    for ref in sorted(input_refs & formula_cells):
-        add("formula-input", "填写区含公式：请直接填写数值或文字", SHEET_SCORES, ref)
-    errors = pre.error_cells.get(SHEET_SCORES, {})
-    for ref in sorted(input_refs & errors.keys()):
-        add("error-value", f"填写区是错误值 {errors[ref] or '#VALUE!'}，请重新填写", SHEET_SCORES, ref)
-    template_merges = _template_merges(award, blank)
-    for a, b in merged:
-        if (a, b) in template_merges:
+    # Inputs: error values, merges, number formats.
+    formats = view.formats
+    for pos, fmt in sorted(facts.inputs.items()):
+        v = scores.values.get(pos)
+        if isinstance(v, ErrorValue):
+            add("error-value", f"填写区是错误值 {v}，请删除后重新填写", SHEET_SCORES, _ref(pos))
             continue
-        r1, c1 = split_ref(a)
-        r2, c2 = split_ref(b)
-        for r, c, ref in _input_positions(award, blank):
-            if r1 <= r <= r2 and c1 <= c <= c2:
-                add("merged-input", f"填写区被合并（{a}:{b}），请取消合并", SHEET_SCORES, ref)
-                break
+        style = scores.styles.get(pos, 0)
+        got = xp.normal_format(formats[style]) if style < len(formats) else "General"
+        allowed = {fmt, "General"} | ({"@"} if fmt == "General" else set())
+        if got not in allowed and not isinstance(v, (datetime, date, time)):
+            add(
+                "number-format",
+                f"填写区的数字格式被改为 {got[:20]!r}（应为 {fmt!r}），显示的值与实际值不同；"
+                "请把单元格格式改回“常规”或使用下发的评分表",
+                SHEET_SCORES,
+                _ref(pos),
+            )
+    for pos in sorted(facts.cover_inputs):
+        v = cover.values.get(pos)
+        if isinstance(v, ErrorValue):
+            add("error-value", f"填写区是错误值 {v}，请删除后重新填写", SHEET_COVER, _ref(pos))
+    for rng in scores.merges:
+        if rng in facts.merges:
+            continue
+        hit = sorted(_covered([rng], facts.inputs.keys()))
+        if hit:
+            a, b = _ref(rng[:2]), _ref(rng[2:])
+            add("merged-input", f"填写区被合并（{a}:{b}），请取消合并", SHEET_SCORES, _ref(hit[0]))
+    if rf.errors:
+        rf.status = "rejected"
+        return
+
     for unit in _units(award):
         addrs = exp_inputs[unit.code]
         band_ref = addrs["band"].split("!")[1]
@@ -719,10 +629,12 @@ def _validate(rf, sheets, pre: Preflight) -> None:
         pct_v = cell(addrs["pct"])
         band: str | None = None
         pct: float | None = None
+        bad_band = bad_pct = False
         if band_v is not None:
             if isinstance(band_v, str) and band_v.strip() in grid.band_labels(std, unit.kind):
                 band = band_v.strip()
             else:
+                bad_band = True
                 add(
                     "bad-band",
                     f"{unit.code} 评分区间 {_describe(band_v)} 不是下拉列表中的选项",
@@ -730,6 +642,7 @@ def _validate(rf, sheets, pre: Preflight) -> None:
                     band_ref,
                 )
         if pct_v is not None:
+            bad_pct = True
             if isinstance(pct_v, bool) or not isinstance(pct_v, (int, float)):
                 hint = "（请输入数字，如 80，不要带 % 或空格）" if isinstance(pct_v, str) else ""
                 add(
@@ -748,6 +661,7 @@ def _validate(rf, sheets, pre: Preflight) -> None:
                 )
             else:
                 pct = float(pct_v)
+                bad_pct = False
         status = grid.unit_status(std, unit.kind, band, pct)
         if band is not None and pct is not None and status == grid.STATUS_OUT_OF_BAND:
             add("out-of-band", f"{unit.code} 得分率 {pct:g} 不在所选区间“{band}”内", SHEET_SCORES, pct_ref)
@@ -755,7 +669,7 @@ def _validate(rf, sheets, pre: Preflight) -> None:
         rf.units[unit.code] = UnitReturn(
             unit.code, band, pct, texts["strengths"], texts["ofi"], texts["evidence"], status
         )
-        if status in (grid.STATUS_NO_BAND, grid.STATUS_NO_PCT):
+        if status in (grid.STATUS_NO_BAND, grid.STATUS_NO_PCT) and not (bad_band or bad_pct):
             add(
                 "incomplete-unit",
                 f"{unit.code} {status}",
@@ -798,6 +712,27 @@ def _validate(rf, sheets, pre: Preflight) -> None:
         rf.status = "accepted"
     else:
         rf.status = "incomplete"
+
+
+def _covered(ranges: list[tuple[int, int, int, int]], cells) -> set[tuple[int, int]]:
+    """The cells (of a small, fixed set) that lie inside any of the ranges: linear in the ranges."""
+    if not ranges:
+        return set()
+    by_row: dict[int, list[int]] = {}
+    for r, c in cells:
+        by_row.setdefault(r, []).append(c)
+    rows = sorted(by_row)
+    hit: set[tuple[int, int]] = set()
+    for r1, c1, r2, c2 in ranges:
+        if r1 == r2 and c1 == c2:
+            if c1 in by_row.get(r1, ()):
+                hit.add((r1, c1))
+            continue
+        for r in rows[bisect_left(rows, r1) : bisect_right(rows, r2)]:
+            for c in by_row[r]:
+                if c1 <= c <= c2:
+                    hit.add((r, c))
+    return hit
 
 
 def check_issue(

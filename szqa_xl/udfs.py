@@ -151,7 +151,8 @@ def szqa_consolidate(returns_dir, manifest=None, award_year=None, refresh=None, 
             raise InputError(f"发放清单不存在：{mf}")
         from szqa_xl import batch
 
-        cons = batch.consolidate_dir(folder, manifest=mf, year=parse_year(award_year), workers=0)
+        # each file is read in an isolated worker (time and memory bounded), never in Excel's Python process
+        cons = batch.consolidate_dir(folder, manifest=mf, year=parse_year(award_year), workers=1)
         tidy = cons.tidy[batch.SCORES_CSV_COLUMNS]
         return table(batch.SCORES_CSV_COLUMNS, tidy.itertuples(index=False))
     except Exception as exc:

@@ -16,11 +16,13 @@ file / sheet / cell / reason of the bad one.  docs/hostile-input.md lists the ca
 from __future__ import annotations
 
 import csv
-import faulthandler
 import hashlib
 import multiprocessing
+import os
 import random
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -35,10 +37,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+import szqa_xl.returns.isolation
 from szqa_xl import reader
 from szqa_xl.batch import consolidate_dir, scores_csv, write_outputs
 from szqa_xl.demo import band_for
 from szqa_xl.layout import SHEET_COVER, SHEET_META, SHEET_SCORES
+from szqa_xl.returns import package, xmlparts
 from szqa_xl.standards import builtin_standard
 from szqa_xl.textsafe import cell_text
 
@@ -110,11 +114,19 @@ def test_csv_or_html_renamed_xlsx(hostile_kit, tmp_path, kind):
     hf.problem(rec, "not-xlsx", words=[*words, ".xlsx"])
 
 
-@pytest.mark.parametrize("suffix", [".xlsx", ".xls"], ids=["encrypted-xlsx", "legacy-xls"])
-def test_encrypted_or_legacy_xls(hostile_kit, tmp_path, suffix):
+OLE_FILES = {
+    # an encrypted .xlsx is an OLE container whose directory names the EncryptedPackage stream
+    "encrypted-xlsx": (".xlsx", "EncryptedPackage".encode("utf-16-le"), "encrypted", ["密码", ".xlsx"]),
+    "legacy-xls": (".xls", "Workbook".encode("utf-16-le"), "legacy-xls", [".xls", ".xlsx", "另存为"]),
+}
+
+
+@pytest.mark.parametrize("case", OLE_FILES)
+def test_encrypted_or_legacy_xls(hostile_kit, tmp_path, case):
+    suffix, payload, code, words = OLE_FILES[case]
     name = hostile_kit.victim.with_suffix(suffix).name
-    _, rec = run_case(hostile_kit, tmp_path, lambda dst: dst.write_bytes(hf.cfb_file()), name=name)
-    hf.problem(rec, ("not-xlsx", "encrypted"), words=["加密", ".xls"])
+    _, rec = run_case(hostile_kit, tmp_path, lambda dst: dst.write_bytes(hf.cfb_file(payload)), name=name)
+    hf.problem(rec, code, words=words)
 
 
 def test_zip_with_encrypted_entries(hostile_kit, tmp_path):
@@ -292,10 +304,17 @@ def test_zip_bomb_inflate_ratio(hostile_kit, tmp_path, where):
 
 
 def far_cell(ref_: str):
+    """The cell added at the end of its row (a new last row when the row does not exist yet)."""
     row = re.fullmatch(r"[A-Z]+(\d+)", ref_).group(1)
-    return hf.insert_before(
-        b"</sheetData>", f'<row r="{row}"><c r="{ref_}" t="inlineStr"><is><t>x</t></is></c></row>'.encode()
-    )
+    cell = f'<c r="{ref_}" t="inlineStr"><is><t>x</t></is></c>'.encode()
+
+    def edit(xml: bytes) -> bytes:
+        existing = re.search(rf'<row r="{row}"[^>]*>.*?(?=</row>)'.encode(), xml, re.S)
+        if existing:
+            return xml[: existing.end()] + cell + xml[existing.end() :]
+        return hf.insert_before(b"</sheetData>", f'<row r="{row}">'.encode() + cell + b"</row>")(xml)
+
+    return edit
 
 
 @pytest.mark.parametrize("cell", ["XFD1048576", "A1048576", "XFD5"])
@@ -310,33 +329,22 @@ def test_cell_at_sheet_corner(hostile_kit, tmp_path, cell):
     hf.problem(rec, "used-range", sheet=SHEET_SCORES, words=["使用区域"])
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_worker_killed_by_native_reader_is_contained(hostile_kit, tmp_path, monkeypatch, workers):
-    """The safety net behind preflight: with the used-range check switched off, calamine aborts its
-    process on XFD1048576; that file is rejected as having crashed the reader and the batch goes on."""
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_worker_killed_while_reading_is_contained(hostile_kit, tmp_path, monkeypatch, workers):
+    """The safety net behind the reader: a read that kills its process (here the victim's read ends
+    the worker with SIGKILL, as an out-of-memory kill would) rejects that file and the batch goes on,
+    whatever the number of workers (0 reads in one isolated worker too)."""
     if multiprocessing.get_start_method() != "fork":
-        pytest.skip("needs fork so that worker processes inherit the monkeypatched preflight")
-    real = reader.inspect
+        pytest.skip("needs fork so that worker processes inherit the monkeypatched reader")
+    real = szqa_xl.returns.isolation.read_return
 
-    def no_range_limit(path, *args, **kw):
-        kw.update(max_rows=10**8, max_cols=10**5)
-        return real(path, **kw)
+    def dies_on_victim(path, *args, **kw):
+        if Path(path).name == hostile_kit.victim.name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, *args, **kw)
 
-    monkeypatch.setattr(reader, "inspect", no_range_limit)
-
-    def build(dst):
-        hf.rewrite_zip(hostile_kit.victim, dst, {hf.scores_part(hostile_kit.victim): far_cell("XFD1048576")})
-
-    # Keep the aborting worker quiet: forked workers inherit pytest's fault handler, which writes
-    # to the terminal, not to the captured stderr; Rust prints a backtrace unless told not to.
-    monkeypatch.setenv("RUST_BACKTRACE", "0")
-    handler_was_on = faulthandler.is_enabled()
-    faulthandler.disable()
-    try:
-        _, rec = run_case(hostile_kit, tmp_path, build, workers=workers)
-    finally:
-        if handler_was_on:
-            faulthandler.enable(file=sys.__stderr__)
+    monkeypatch.setattr(szqa_xl.returns.isolation, "read_return", dies_on_victim)
+    _, rec = run_case(hostile_kit, tmp_path, lambda dst: shutil.copy(hostile_kit.victim, dst), workers=workers)
     hf.problem(rec, "reader-crash", words=["崩溃"])
 
 
@@ -913,10 +921,10 @@ def _read(path: Path):
 
 def test_limit_max_file_bytes(hostile_kit, monkeypatch):
     size = hostile_kit.victim.stat().st_size
-    monkeypatch.setattr(reader, "MAX_FILE_BYTES", size)
+    monkeypatch.setattr(package, "MAX_FILE_BYTES", size)
     rf, _ = _read(hostile_kit.victim)
     assert rf.status == "accepted"
-    monkeypatch.setattr(reader, "MAX_FILE_BYTES", size - 1)
+    monkeypatch.setattr(package, "MAX_FILE_BYTES", size - 1)
     rf, codes = _read(hostile_kit.victim)
     assert rf.status == "rejected" and codes == ["too-large"]
     assert "MB" in rf.problems[0].message and rf.problems[0].file == hostile_kit.victim.name
@@ -938,9 +946,9 @@ def test_limit_max_entries(hostile_kit, tmp_path):
 def test_limit_max_uncompressed(hostile_kit, monkeypatch):
     with zipfile.ZipFile(hostile_kit.victim) as zf:
         total = sum(i.file_size for i in zf.infolist())
-    monkeypatch.setattr(reader, "MAX_UNCOMPRESSED", total)
+    monkeypatch.setattr(package, "MAX_UNCOMPRESSED", total)
     assert _read(hostile_kit.victim)[0].status == "accepted"
-    monkeypatch.setattr(reader, "MAX_UNCOMPRESSED", total - 1)
+    monkeypatch.setattr(package, "MAX_UNCOMPRESSED", total - 1)
     rf, codes = _read(hostile_kit.victim)
     assert rf.status == "rejected" and codes == ["zip-bomb"]
     assert "压缩炸弹" in rf.problems[0].message
@@ -955,9 +963,9 @@ def test_limit_max_ratio(hostile_kit, tmp_path, monkeypatch):
         info = zf.getinfo("xl/media/image1.bin")
     ratio = info.file_size / info.compress_size
     assert info.file_size > reader.RATIO_MIN_SIZE and ratio % 1
-    monkeypatch.setattr(reader, "MAX_RATIO", int(ratio) + 1)
+    monkeypatch.setattr(package, "MAX_RATIO", int(ratio) + 1)
     assert _read(path)[0].status == "accepted"
-    monkeypatch.setattr(reader, "MAX_RATIO", int(ratio))
+    monkeypatch.setattr(package, "MAX_RATIO", int(ratio))
     rf, codes = _read(path)
     assert rf.status == "rejected" and codes == ["zip-bomb"]
     assert "xl/media/image1.bin" in rf.problems[0].message
@@ -1159,17 +1167,25 @@ def test_reasons_show_sheet_and_cell_in_returns_sheet(hostile_kit, tmp_path):
 @pytest.mark.parametrize(
     ("xml", "want"),
     [
-        (b'<c r="H5" s="1"><f>1+1</f><v>2</v></c><c r="H6"><v>3</v></c>', {"H5"}),
+        (b'<c r="H5" s="1"><f>1+1</f><v>2</v></c><c r="I5"><v>3</v></c>', {"H5"}),
         (b'<x:c r="H5"><x:f>1+1</x:f></x:c>', {"H5"}),
         (
-            b'<c r="H5" t="n">\n  <f t="shared" ref="H5:H9" si="0"/></c><c r="H6"><f t="shared" si="0"/></c>',
-            {"H5", "H6"},
+            b'<c r="H5" t="n">\n  <f t="shared" ref="H5:L5" si="0"/></c><c r="I5"><f t="shared" si="0"/></c>',
+            {"H5", "I5"},
         ),
         (b'<c note="a>b" r="H5"><f>1</f></c>', {"H5"}),  # ">" inside another attribute's value
         (b'<c data=\' r="Z9"\' r="H5"><f>1</f></c>', {"H5"}),  # a fake r= inside a value
-        (b'<c r="H5"><v>1</v></c><c r="H6" t="inlineStr"><is><t>f &lt;f&gt;</t></is></c>', set()),
+        (b'<c r="H5"><v>1</v></c><c r="I5" t="inlineStr"><is><t>f &lt;f&gt;</t></is></c>', set()),
+        (b"<c r='H5'><v>2</v><f>1+1</f></c>", {"H5"}),  # <f> after <v>
+        (b'<c r="G5"/><c><!-- x --> <f>1+1</f></c>', {"H5"}),  # implied position, comment before <f>
     ],
 )
 def test_formula_cells_found_by_their_own_reference(xml: bytes, want: set[str]) -> None:
     """A formula in an input cell is reported at that cell, however the cell's tag is written."""
-    assert reader._formula_cells(b'<sheetData><row r="5">' + xml + b"</row></sheetData>") == want
+    part = (
+        f'<worksheet xmlns="{hf.MAIN_NS}" xmlns:x="{hf.MAIN_NS}"><sheetData><row r="5">'.encode()
+        + xml
+        + b"</row></sheetData></worksheet>"
+    )
+    view = xmlparts.worksheet(part, "sheet", [], ["General", "General"], False, 1000, 64)
+    assert {xmlparts.cell_name(p) for p in view.formulas} == want

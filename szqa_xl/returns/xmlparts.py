@@ -1,0 +1,428 @@
+"""The XML parts of a returned workbook, parsed by a real XML parser into plain values.
+
+Every part is parsed by expat (DTDs, entity declarations and external
+references refused before the tree is built), so every
+legal spelling — attribute quoting and order, namespace prefixes, comments,
+CDATA, character references, cells whose position is implied by their order —
+is read as a spreadsheet reads it.  Nothing here is decided by a regular
+expression over XML; the only patterns are over short attribute values and
+cell texts that the parser has already delivered.  Time is linear in the
+part's size; the used range counts implied positions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from xml.etree.ElementTree import Element, ParseError, fromstring
+from xml.parsers import expat
+
+from openpyxl.utils.datetime import from_excel
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE_DOCUMENT = REL_NS + "/officeDocument"
+STRICT_OFFICE_DOCUMENT = "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
+REL_WORKSHEET = REL_NS + "/worksheet"
+REL_SHARED_STRINGS = REL_NS + "/sharedStrings"
+REL_STYLES = REL_NS + "/styles"
+
+_M = "{" + MAIN_NS + "}"
+T_ROW, T_C, T_V, T_F, T_IS, T_T, T_R, T_SI = (_M + t for t in ("row", "c", "v", "f", "is", "t", "r", "si"))
+T_SHEETDATA, T_MERGE, T_DIMENSION = _M + "sheetData", _M + "mergeCell", _M + "dimension"
+
+_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?\s*")
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
+
+BUILTIN_FORMATS = {
+    0: "General", 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00",
+    12: "# ?/?", 13: "# ??/??", 14: "mm-dd-yy", 15: "d-mmm-yy", 16: "d-mmm", 17: "mmm-yy",
+    18: "h:mm AM/PM", 19: "h:mm:ss AM/PM", 20: "h:mm", 21: "h:mm:ss", 22: "m/d/yy h:mm",
+    37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)", 40: "#,##0.00;[Red](#,##0.00)",
+    45: "mm:ss", 46: "[h]:mm:ss", 47: "mmss.0", 48: "##0.0E+0", 49: "@",
+}  # fmt: skip
+"""ECMA-376 Part 1, 18.8.30: the number formats a file may use by id without declaring them."""
+_DATE_IDS = frozenset({*range(14, 23), 45, 46, 47, *range(27, 37), *range(50, 59)})
+
+
+class XmlProblem(Exception):
+    """A part that cannot be read as a spreadsheet reads it (reported as data by the caller)."""
+
+    def __init__(self, code: str, message: str, cell: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.cell = code, message, cell
+
+
+class ErrorValue(str):
+    """A cell holding an error (``t="e"``): ``#N/A``, ``#REF!`` …  Never a blank."""
+
+
+def unescape(text: str) -> str:
+    """Excel's ``_xHHHH_`` escapes (control characters in strings; ``_x005F_`` is a literal ``_``)."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
+class _Refused(Exception):
+    pass
+
+
+def _refuse(*_args: object) -> None:
+    raise _Refused
+
+
+def root_of(data: bytes, part: str) -> Element:
+    """The whole part as a tree, parsed by expat with DTDs and entity declarations refused.
+
+    Two passes, both expat: the first, with handlers only for a DOCTYPE, an
+    entity declaration or an external reference, refuses any of them (so no
+    entity is ever expanded); the second builds the tree in C (ElementTree's
+    accelerated parser).  defusedxml's parser would do the same in one pure
+    Python pass, ten times slower.  The code that walks the tree descends only
+    the few levels a spreadsheet part has, so no nesting depth can make it recurse.
+    """
+    guard = expat.ParserCreate()
+    guard.StartDoctypeDeclHandler = _refuse
+    guard.EntityDeclHandler = _refuse
+    guard.ExternalEntityRefHandler = _refuse
+    guard.NotationDeclHandler = _refuse
+    try:
+        guard.Parse(data, True)
+        return fromstring(data)
+    except _Refused as exc:
+        raise XmlProblem("dtd", f"{part} 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝") from exc
+    except (expat.ExpatError, ParseError) as exc:
+        line = getattr(exc, "lineno", None) or getattr(exc, "position", (0, 0))[0]
+        raise XmlProblem("bad-xml", f"{part} 不是有效的 XML（第 {line} 行附近），文件已损坏或被改动") from exc
+
+
+def parse_ref(ref: str) -> tuple[int, int]:
+    """'H12' -> (12, 8); raises XmlProblem for anything a cell reference cannot be."""
+    m = _REF.fullmatch(ref)
+    if m is None:
+        raise XmlProblem("bad-xml", f"单元格引用 {ref[:20]!r} 无效，文件被改动", ref[:20])
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)), col
+
+
+def parse_range(ref: str) -> tuple[int, int, int, int]:
+    """'A1:C3' (or 'A1') -> (r1, c1, r2, c2)."""
+    a, _, b = ref.strip().partition(":")
+    r1, c1 = parse_ref(a)
+    r2, c2 = parse_ref(b) if b else (r1, c1)
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+def text_of(el: Element, part: str) -> str:
+    """The text of an ``<si>`` or ``<is>``: its ``<t>`` and its runs' ``<t>`` in order, phonetic runs left out."""
+    pieces = []
+    for child in el:
+        if child.tag == T_T:
+            pieces.append(_t(child, part))
+        elif child.tag == T_R:
+            for t in child:
+                if t.tag == T_T:
+                    pieces.append(_t(t, part))
+    return unescape("".join(pieces))
+
+
+def _t(el: Element, part: str) -> str:
+    if len(el):
+        raise XmlProblem("bad-xml", f"{part} 的文本元素里含其他元素，文件被改动")
+    return el.text or ""
+
+
+# -- workbook, relationships, shared strings, styles -----------------------------------------------
+
+
+def relationships(data: bytes, part: str) -> dict[str, tuple[str, str, str]]:
+    """Id -> (type, target, target mode) of a relationships part."""
+    root = root_of(data, part)
+    if root.tag != f"{{{PKG_REL_NS}}}Relationships":
+        raise XmlProblem("bad-xml", f"{part} 不是关系部件，文件被改动")
+    out: dict[str, tuple[str, str, str]] = {}
+    for rel in root:
+        if rel.tag != f"{{{PKG_REL_NS}}}Relationship":
+            continue
+        rid = rel.get("Id", "")
+        if rid in out:
+            raise XmlProblem("bad-xml", f"{part} 中关系编号 {rid!r} 重复，文件被改动")
+        out[rid] = (rel.get("Type", ""), rel.get("Target", ""), rel.get("TargetMode", "Internal"))
+    return out
+
+
+@dataclass(frozen=True)
+class SheetEntry:
+    name: str
+    rid: str
+    state: str
+
+
+def workbook(data: bytes, part: str) -> tuple[list[SheetEntry], bool]:
+    """The sheets the workbook lists (in order) and whether its dates count from 1904."""
+    root = root_of(data, part)
+    if root.tag.startswith("{" + STRICT_NS):
+        raise XmlProblem(
+            "strict-ooxml", "文件为 Strict Open XML 格式，请在 Excel 中另存为“Excel 工作簿(*.xlsx)”"
+        )
+    if root.tag != _M + "workbook":
+        raise XmlProblem("bad-xml", f"{part} 不是 Excel 工作簿，文件已损坏")
+    lists = [el for el in root if el.tag == _M + "sheets"]
+    if len(lists) != 1:
+        raise XmlProblem("duplicate-sheet", f"{part} 中工作表清单有 {len(lists)} 份（应为 1 份），文件被改动")
+    entries: list[SheetEntry] = []
+    seen: set[str] = set()
+    for sh in lists[0]:
+        if sh.tag != _M + "sheet":
+            continue
+        name = sh.get("name", "")
+        if name.casefold() in seen:
+            raise XmlProblem("duplicate-sheet", f"工作表“{name}”在工作簿中出现两次，文件被改动")
+        seen.add(name.casefold())
+        entries.append(SheetEntry(name, sh.get(f"{{{REL_NS}}}id", ""), sh.get("state", "visible")))
+    pr = root.find(_M + "workbookPr")
+    date1904 = pr is not None and pr.get("date1904", "").strip().lower() in ("1", "true")
+    return entries, date1904
+
+
+def shared_strings(data: bytes, part: str) -> list[str]:
+    """Every shared string, as a spreadsheet shows it (``count`` and ``uniqueCount`` are only hints)."""
+    root = root_of(data, part)
+    return [text_of(el, part) for el in root if el.tag == T_SI]
+
+
+def number_formats(data: bytes, part: str) -> list[str]:
+    """The number format code of every cell style (``cellXfs``), by style index."""
+    root = root_of(data, part)
+    custom: dict[int, str] = {}
+    fmts = root.find(_M + "numFmts")
+    for f in [] if fmts is None else fmts:
+        if f.tag == _M + "numFmt":
+            custom[_int(f.get("numFmtId"), part)] = f.get("formatCode", "")
+    xfs = root.find(_M + "cellXfs")
+    codes = []
+    for xf in [] if xfs is None else xfs:
+        if xf.tag == _M + "xf":
+            fid = _int(xf.get("numFmtId", "0"), part)
+            codes.append(custom.get(fid, BUILTIN_FORMATS.get(fid, f"#{fid}")))
+    return codes
+
+
+def _int(text: str | None, part: str) -> int:
+    if text is None or not text.strip().isdigit() or len(text) > 10:
+        raise XmlProblem("bad-xml", f"{part} 中编号 {str(text)[:20]!r} 无效，文件被改动")
+    return int(text)
+
+
+_DATE_TOKENS = re.compile(r"[dmyhs]")
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def is_date_format(code: str) -> bool:
+    """A number format that shows a number as a date or time (quoted text, escapes and colours aside)."""
+    bare = _QUOTED.sub("", code.split(";")[0]).lower()
+    return bare != "general" and _DATE_TOKENS.search(bare) is not None
+
+
+def normal_format(code: str) -> str:
+    """A format code as compared with the template's: ``General`` in any case, otherwise as written."""
+    return "General" if code.strip().lower() == "general" else code
+
+
+# -- worksheets ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SheetView:
+    """One worksheet as a spreadsheet sees it: values by (row, column), formulas, merges, styles."""
+
+    values: dict[tuple[int, int], object] = field(default_factory=dict)
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+    formula_ranges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    styles: dict[tuple[int, int], int] = field(default_factory=dict)
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    max_row: int = 0
+    max_col: int = 0
+
+    def value(self, row: int, col: int) -> object:
+        return self.values.get((row, col))
+
+
+class UsedRange(XmlProblem):
+    def __init__(self, row: int, col: int, limits: tuple[int, int]) -> None:
+        super().__init__(
+            "used-range",
+            f"使用区域超出模板（到第 {row} 行、第 {col} 列，上限 {limits[0]} 行 {limits[1]} 列），"
+            "可能被粘贴了大量内容或被篡改",
+        )
+
+
+def worksheet(
+    data: bytes,
+    part: str,
+    strings: list[str],
+    formats: list[str],
+    date1904: bool,
+    max_rows: int,
+    max_cols: int,
+) -> SheetView:
+    """Parse a worksheet part; raises XmlProblem (``used-range``, ``bad-xml``, ``dtd`` …).
+
+    Rows and cells without ``r=`` take the position after the previous one, as
+    in a spreadsheet; positions must increase (a repeated or backward position
+    is two values for one cell).
+    """
+    root = root_of(data, part)
+    if root.tag != _M + "worksheet":
+        raise XmlProblem("bad-xml", f"{part} 不是工作表，文件已损坏或被改动")
+    view = SheetView()
+    limits = (max_rows, max_cols)
+    date_styles = {i for i, code in enumerate(formats) if is_date_format(code)}
+    blocks = [el for el in root if el.tag == T_SHEETDATA]
+    if len(blocks) > 1:
+        raise XmlProblem("bad-xml", f"{part} 含多个单元格数据区，文件被改动")
+    for el in root:
+        if el.tag == T_DIMENSION:
+            r1, c1, r2, c2 = parse_range(el.get("ref", "A1"))
+            if r2 > max_rows or c2 > max_cols:
+                raise UsedRange(r2, c2, limits)
+        elif el.tag == _M + "mergeCells":
+            view.merges.extend(parse_range(m.get("ref", "")) for m in el if m.tag == T_MERGE)
+    row_no = 0
+    for row in blocks[0] if blocks else ():
+        if row.tag != T_ROW:
+            continue
+        r = row.get("r")
+        new = _int(r, part) if r is not None else row_no + 1
+        if new > max_rows:
+            raise UsedRange(new, 1, limits)
+        if new <= row_no:
+            raise XmlProblem("bad-xml", f"第 {new} 行重复或顺序颠倒，文件被改动")
+        row_no = new
+        col_no = 0
+        for c in row:
+            if c.tag != T_C:
+                continue
+            ref = c.get("r")
+            if ref is not None:
+                rr, cc = parse_ref(ref)
+                if cc > max_cols:
+                    raise UsedRange(rr, cc, limits)
+                if rr != row_no:
+                    raise XmlProblem("bad-xml", f"单元格 {ref} 不在它所在的第 {row_no} 行，文件被改动", ref)
+                if cc <= col_no:
+                    raise XmlProblem("bad-xml", f"单元格 {ref} 重复或顺序颠倒，文件被改动", ref)
+            else:
+                cc = col_no + 1
+                if cc > max_cols:
+                    raise UsedRange(row_no, cc, limits)
+            col_no = cc
+            _cell(c, (row_no, cc), view, strings, formats, date_styles, date1904, part)
+    view.max_row = row_no
+    return view
+
+
+def _cell(
+    el: Element,
+    pos: tuple[int, int],
+    view: SheetView,
+    strings: list[str],
+    formats: list[str],
+    date_styles: set[int],
+    date1904: bool,
+    part: str,
+) -> None:
+    view.max_col = max(view.max_col, pos[1])
+    kind = el.get("t", "n")
+    if kind not in CELL_TYPES:
+        raise XmlProblem("bad-xml", f"单元格类型 {kind[:10]!r} 无效，文件被改动", cell_name(pos))
+    s = el.get("s")
+    style = 0
+    if s is not None:
+        style = _int(s, part)
+        if style >= len(formats) and (formats or style):
+            raise XmlProblem("bad-xml", f"单元格样式 {style} 不存在，文件被改动", cell_name(pos))
+        view.styles[pos] = style
+    v_text = None
+    n_v = 0
+    inline = None
+    for child in el:
+        tag = child.tag
+        if tag == T_V:
+            n_v += 1
+            if len(child):
+                raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(pos))
+            v_text = child.text or ""
+        elif tag == T_F:
+            view.formulas.add(pos)
+            ref = child.get("ref")
+            if ref:
+                view.formula_ranges.append(parse_range(ref))
+        elif tag == T_IS:
+            inline = child
+    if n_v > 1:
+        raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
+    value: object = None
+    if kind == "inlineStr":
+        value = text_of(inline, part) if inline is not None else None
+    elif v_text is None or (v_text == "" and kind != "str"):
+        value = None  # an empty <v> (a formula not yet calculated) holds nothing
+    elif kind == "n":
+        value = _number(v_text, pos)
+        if style in date_styles:
+            value = _date(value, date1904, formats[style], pos)
+    elif kind == "s":
+        index = v_text.strip()
+        if not index.isdigit() or len(index) > 9 or int(index) >= len(strings):
+            raise XmlProblem("bad-xml", f"共享字符串编号 {index[:12]!r} 不存在，文件被改动", cell_name(pos))
+        value = strings[int(index)]
+    elif kind == "str":
+        value = unescape(v_text)
+    elif kind == "b":
+        if v_text.strip() not in ("0", "1"):
+            raise XmlProblem("bad-xml", f"逻辑值 {v_text[:10]!r} 无效，文件被改动", cell_name(pos))
+        value = v_text.strip() == "1"
+    elif kind == "e":
+        value = ErrorValue(v_text.strip() or "#VALUE!")
+    elif kind == "d":
+        try:
+            value = datetime.fromisoformat(v_text.strip())
+        except ValueError as exc:
+            raise XmlProblem("bad-xml", f"日期值 {v_text[:20]!r} 无效，文件被改动", cell_name(pos)) from exc
+    if kind == "e" and value is None:
+        value = ErrorValue("#VALUE!")
+    if value is not None:
+        view.values[pos] = value
+
+
+def _number(text: str, pos: tuple[int, int]) -> float:
+    if len(text) > 64 or _NUMBER.fullmatch(text) is None:
+        raise XmlProblem("bad-xml", f"数值 {text[:20]!r} 无效，文件被改动", cell_name(pos))
+    return float(text)
+
+
+def _date(serial: float, date1904: bool, code: str, pos: tuple[int, int]) -> object:
+    """A date-formatted number as the date or time a spreadsheet shows."""
+    epoch = datetime(1904, 1, 1) if date1904 else None
+    try:
+        if 0 <= serial < 1 and not re.search(r"[dy]", _QUOTED.sub("", code).lower()):
+            return (datetime(2000, 1, 1) + timedelta(days=serial)).time().replace(microsecond=0)
+        value = from_excel(serial, epoch) if epoch else from_excel(serial)
+    except (OverflowError, ValueError):
+        return serial  # no date can show it: left as the number it is
+    return value if isinstance(value, (datetime, time)) else value
+
+
+def cell_name(pos: tuple[int, int]) -> str:
+    row, col = pos
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row}"
