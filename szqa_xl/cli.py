@@ -223,7 +223,7 @@ def check_cmd(
     console.print(verdict)
     for p in rf.problems:
         loc = f"{p.sheet}!{p.cell} " if p.sheet and p.cell else (f"{p.sheet} " if p.sheet else "")
-        console.print(f"  - {loc}{p.message}", markup=False)
+        console.print(f"  - {loc}{p.message}", markup=False, soft_wrap=True)
     raise typer.Exit(0 if rf.status == "accepted" else 1)
 
 

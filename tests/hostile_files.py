@@ -33,6 +33,7 @@ from szqa_xl.generate import generate, read_manifest
 from szqa_xl.layout import COL, SHEET_META, SHEET_SCORES, Issue, plan_scoresheet
 from szqa_xl.problems import Problem
 from szqa_xl.reader import expected_layout, split_ref
+from szqa_xl.returns import DEFAULT_TIME_LIMIT
 from szqa_xl.standards import builtin_standard
 from szqa_xl.writer import render
 
@@ -224,6 +225,7 @@ def check_batch(
     manifest: bool = False,
     year: int | None = YEAR,
     workers: int = 1,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> BatchOutcome:
     """Consolidate ``folder`` (clean returns + hostile ones) and check the contract's batch half.
 
@@ -234,7 +236,9 @@ def check_batch(
     - a file that is not merged contributes no row.
     """
     before = sha256_tree(folder)
-    cons = consolidate_dir(folder, manifest=kit.manifest if manifest else None, year=year, workers=workers)
+    cons = consolidate_dir(
+        folder, manifest=kit.manifest if manifest else None, year=year, workers=workers, time_limit=time_limit
+    )
     assert sha256_tree(folder) == before, "an input file was modified, added or removed"
     out = BatchOutcome(cons, folder)
     received = [r for r in cons.returns if r.status != "missing"]

@@ -57,8 +57,22 @@ def _limit_memory(mib: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (want, hard))
 
 
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker when its parent dies, however it dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # the parent-polling loop in _worker still ends an idle worker
+
+
 def _worker(conn: Connection, memory_mib: int) -> None:
     """Read files named on ``conn`` until it closes; answer each with (index, ReturnFile)."""
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us when it stops
     _limit_memory(memory_mib)
     parent = os.getppid()

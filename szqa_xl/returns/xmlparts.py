@@ -121,6 +121,8 @@ def parse_range(ref: str) -> tuple[int, int, int, int]:
 
 def text_of(el: Element, part: str) -> str:
     """The text of an ``<si>`` or ``<is>``: its ``<t>`` and its runs' ``<t>`` in order, phonetic runs left out."""
+    if len(el) == 1 and el[0].tag == T_T and not len(el[0]):  # the usual plain string
+        return unescape(el[0].text or "")
     pieces = []
     for child in el:
         if child.tag == T_T:
@@ -295,6 +297,7 @@ def worksheet(
         elif el.tag == _M + "mergeCells":
             view.merges.extend(parse_range(m.get("ref", "")) for m in el if m.tag == T_MERGE)
     row_no = 0
+    refs = _REF_CACHE
     for row in blocks[0] if blocks else ():
         if row.tag != T_ROW:
             continue
@@ -311,7 +314,12 @@ def worksheet(
                 continue
             ref = c.get("r")
             if ref is not None:
-                rr, cc = parse_ref(ref)
+                rc = refs.get(ref)
+                if rc is None:
+                    rc = parse_ref(ref)
+                    if len(refs) < 100_000:
+                        refs[ref] = rc
+                rr, cc = rc
                 if cc > max_cols:
                     raise UsedRange(rr, cc, limits)
                 if rr != row_no:
@@ -324,8 +332,15 @@ def worksheet(
                     raise UsedRange(row_no, cc, limits)
             col_no = cc
             _cell(c, (row_no, cc), view, strings, formats, date_styles, date1904, part)
+        if col_no > view.max_col:
+            view.max_col = col_no
     view.max_row = row_no
     return view
+
+
+_REF_CACHE: dict[str, tuple[int, int]] = {}
+"""Cell references already parsed (the same few hundred recur in every return)."""
+_STYLE_CACHE: dict[str, int] = {str(i): i for i in range(512)}
 
 
 def _cell(
@@ -338,50 +353,51 @@ def _cell(
     date1904: bool,
     part: str,
 ) -> None:
-    view.max_col = max(view.max_col, pos[1])
     kind = el.get("t", "n")
     if kind not in CELL_TYPES:
         raise XmlProblem("bad-xml", f"单元格类型 {kind[:10]!r} 无效，文件被改动", cell_name(pos))
     s = el.get("s")
     style = 0
     if s is not None:
-        style = _int(s, part)
+        style = _STYLE_CACHE.get(s)
+        if style is None:
+            style = _int(s, part)
         if style >= len(formats) and (formats or style):
             raise XmlProblem("bad-xml", f"单元格样式 {style} 不存在，文件被改动", cell_name(pos))
         view.styles[pos] = style
-    v_text = None
-    n_v = 0
-    inline = None
-    for child in el:
-        tag = child.tag
-        if tag == T_V:
-            n_v += 1
-            if len(child):
-                raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(pos))
-            v_text = child.text or ""
-        elif tag == T_F:
-            view.formulas.add(pos)
-            ref = child.get("ref")
-            if ref:
-                view.formula_ranges.append(parse_range(ref))
-        elif tag == T_IS:
-            inline = child
-    if n_v > 1:
+    if len(el) == 0:  # no value, no formula: an empty (styled) cell
+        if kind == "e":
+            view.values[pos] = ErrorValue("#VALUE!")
+        return
+    f = el.find(T_F)
+    if f is not None:
+        view.formulas.add(pos)
+        ref = f.get("ref")
+        if ref:
+            view.formula_ranges.append(parse_range(ref))
+    vs = el.findall(T_V)
+    if len(vs) > 1:
         raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
+    v_text = None
+    if vs:
+        if len(vs[0]):
+            raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(pos))
+        v_text = vs[0].text or ""
     value: object = None
     if kind == "inlineStr":
+        inline = el.find(T_IS)
         value = text_of(inline, part) if inline is not None else None
     elif v_text is None or (v_text == "" and kind != "str"):
         value = None  # an empty <v> (a formula not yet calculated) holds nothing
-    elif kind == "n":
-        value = _number(v_text, pos)
-        if style in date_styles:
-            value = _date(value, date1904, formats[style], pos)
     elif kind == "s":
         index = v_text.strip()
         if not index.isdigit() or len(index) > 9 or int(index) >= len(strings):
             raise XmlProblem("bad-xml", f"共享字符串编号 {index[:12]!r} 不存在，文件被改动", cell_name(pos))
         value = strings[int(index)]
+    elif kind == "n":
+        value = _number(v_text, pos)
+        if style in date_styles:
+            value = _date(value, date1904, formats[style], pos)
     elif kind == "str":
         value = unescape(v_text)
     elif kind == "b":
