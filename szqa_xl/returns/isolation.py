@@ -71,7 +71,8 @@ def _die_with_parent() -> None:
 
 
 def _worker(conn: Connection, memory_mib: int) -> None:
-    """Read files named on ``conn`` until it closes; answer each with (index, ReturnFile)."""
+    """Read the files of each batch named on ``conn`` until it closes; answer file by file with
+    (index, ReturnFile), so the parent always knows which file is being read."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us when it stops
     _limit_memory(memory_mib)
@@ -81,28 +82,29 @@ def _worker(conn: Connection, memory_mib: int) -> None:
             while not conn.poll(1.0):
                 if os.getppid() != parent:  # the parent was killed without a word: stop too
                     return
-            index, path = conn.recv()
+            batch = conn.recv()
         except (EOFError, OSError):
             return
-        try:
-            rf = read_return(path)
-        except MemoryError:
-            rf = None
-            rf = failed(
-                path,
-                "too-much-memory",
-                f"读取此文件所需内存超过上限 {memory_mib} MB（文件被恶意构造或已损坏），已拒收",
-            )
-        except BaseException as exc:  # a bug must not stop the batch, nor travel back unpicklable
-            rf = failed(
-                path,
-                "reader-crash",
-                f"读取时发生内部错误（{type(exc).__name__}: {exc}），请将此文件报告给维护者",
-            )
-        try:
-            conn.send((index, rf))
-        except MemoryError:
-            conn.send((index, failed(path, "too-much-memory", "读取结果过大，已拒收")))
+        for index, path in batch:
+            try:
+                rf = read_return(path)
+            except MemoryError:
+                rf = None
+                rf = failed(
+                    path,
+                    "too-much-memory",
+                    f"读取此文件所需内存超过上限 {memory_mib} MB（文件被恶意构造或已损坏），已拒收",
+                )
+            except BaseException as exc:  # a bug must not stop the batch, nor travel back unpicklable
+                rf = failed(
+                    path,
+                    "reader-crash",
+                    f"读取时发生内部错误（{type(exc).__name__}: {exc}），请将此文件报告给维护者",
+                )
+            try:
+                conn.send((index, rf))
+            except MemoryError:
+                conn.send((index, failed(path, "too-much-memory", "读取结果过大，已拒收")))
 
 
 def failed(path: Path | str, code: str, message: str) -> ReturnFile:
@@ -126,8 +128,12 @@ def failed(path: Path | str, code: str, message: str) -> ReturnFile:
 class _Slot:
     process: object
     conn: Connection
-    task: tuple[int, Path] | None = None
+    pending: deque  # (index, path) sent to the worker and not answered yet, in reading order
     deadline: float = 0.0
+
+
+BATCH = 8
+"""Most files handed to a worker at once: it reads the next while its answer travels back."""
 
 
 def read_bounded(
@@ -140,29 +146,35 @@ def read_bounded(
     """(index in ``paths``, result) of every file, in the order they finish.
 
     ``workers`` processes read at once (at least one: a read never runs in the
-    caller's process).  A read past ``time_limit`` seconds is rejected as
-    ``too-slow``; one past ``memory_limit`` MiB as ``too-much-memory``; one
-    whose process dies as ``reader-crash``.
+    caller's process).  Each gets a few files at a time and answers file by
+    file; each file has ``time_limit`` seconds from the moment its worker
+    starts on it.  A read past it is rejected as ``too-slow`` (its worker is
+    killed, the files queued behind it go to a fresh one); one past
+    ``memory_limit`` MiB as ``too-much-memory``; one whose process dies as
+    ``reader-crash``.
     """
     ctx = _context()
     queue = deque((i, Path(p)) for i, p in enumerate(paths))
     slots: list[_Slot] = []
     done = 0
+    n_workers = max(1, min(workers, len(paths)))
+    size = max(1, min(BATCH, len(paths) // (n_workers * 4) or 1))
 
     def start() -> _Slot:
         mine, theirs = ctx.Pipe()
         proc = ctx.Process(target=_worker, args=(theirs, memory_limit), daemon=True)
         proc.start()
         theirs.close()
-        return _Slot(proc, mine)
+        return _Slot(proc, mine, deque())
 
-    def assign(slot: _Slot) -> None:
-        if queue:
-            slot.task = queue.popleft()
-            slot.deadline = time.monotonic() + time_limit
-            slot.conn.send((slot.task[0], str(slot.task[1])))
-        else:
-            slot.task = None
+    def feed(slot: _Slot) -> None:
+        """Keep a worker busy: a batch whenever it has at most one file left to answer."""
+        if len(slot.pending) <= 1 and queue:
+            batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+            if not slot.pending:
+                slot.deadline = time.monotonic() + time_limit
+            slot.pending.extend(batch)
+            slot.conn.send([(i, str(p)) for i, p in batch])
 
     def retire(slot: _Slot) -> None:
         proc = slot.process
@@ -171,58 +183,59 @@ def read_bounded(
         proc.join()  # type: ignore[attr-defined]
         slot.conn.close()
 
+    crashed = "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收"
     try:
-        for _ in range(max(1, min(workers, len(paths)))):
+        for _ in range(n_workers):
             slot = start()
             slots.append(slot)
-            assign(slot)
-        while any(s.task is not None for s in slots):
-            busy = [s for s in slots if s.task is not None]
+            feed(slot)
+        while any(s.pending for s in slots):
+            busy = [s for s in slots if s.pending]
             timeout = max(0.0, min(s.deadline for s in busy) - time.monotonic())
-            ready = set(wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout))  # type: ignore[attr-defined]
+            handles = [s.conn for s in busy] + [s.process.sentinel for s in busy]  # type: ignore[attr-defined]
+            ready = set(wait(handles, timeout))
             for k, slot in enumerate(slots):
-                if slot.task is None:
+                if not slot.pending:
                     continue
-                index, path = slot.task
-                result: ReturnFile | None = None
-                replace = False
-                if slot.conn in ready:
-                    try:
-                        got_index, result = slot.conn.recv()
-                        if got_index != index:
-                            raise RuntimeError(f"worker answered for file {got_index}, asked {index}")
-                    except (EOFError, OSError):
-                        result = failed(
-                            path, "reader-crash", "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收"
+                answers: list[tuple[int, ReturnFile]] = []
+                broken: ReturnFile | None = None
+                try:
+                    while slot.conn.poll():
+                        index, rf = slot.conn.recv()
+                        if index != slot.pending[0][0]:
+                            raise RuntimeError(
+                                f"worker answered for file {index}, expected {slot.pending[0][0]}"
+                            )
+                        slot.pending.popleft()
+                        answers.append((index, rf))
+                        slot.deadline = time.monotonic() + time_limit
+                        if not slot.pending:
+                            break
+                except (EOFError, OSError):
+                    broken = failed(slot.pending[0][1], "reader-crash", crashed)
+                if broken is None and slot.pending:
+                    if slot.process.sentinel in ready and not slot.process.is_alive():  # type: ignore[attr-defined]
+                        broken = failed(slot.pending[0][1], "reader-crash", crashed)
+                    elif time.monotonic() >= slot.deadline:
+                        broken = failed(
+                            slot.pending[0][1],
+                            "too-slow",
+                            f"读取超过 {time_limit:g} 秒仍未完成（文件被恶意构造或已损坏），已拒收；"
+                            "如确为正常评分表，请用 --time-limit 放宽后重试",
                         )
-                        replace = True
-                elif slot.process.sentinel in ready:  # type: ignore[attr-defined]
-                    result = failed(
-                        path, "reader-crash", "文件导致读取程序崩溃（文件已损坏或被恶意构造），已拒收"
-                    )
-                    replace = True
-                elif time.monotonic() >= slot.deadline:
-                    result = failed(
-                        path,
-                        "too-slow",
-                        f"读取超过 {time_limit:g} 秒仍未完成（文件被恶意构造或已损坏），已拒收；"
-                        "如确为正常评分表，请用 --time-limit 放宽后重试",
-                    )
-                    replace = True
-                if result is None:
-                    continue
-                if replace:
+                if broken is not None:
+                    answers.append((slot.pending.popleft()[0], broken))
+                    queue.extendleft(reversed(slot.pending))  # the files behind it: to a fresh worker
+                    slot.pending.clear()
                     retire(slot)
                     if queue:
                         slot = slots[k] = start()
-                if replace and not queue:
-                    slot.task = None
-                else:
-                    assign(slot)
-                done += 1
-                if progress:
-                    progress(done, len(paths))
-                yield index, result
+                feed(slot)
+                for index, rf in answers:
+                    done += 1
+                    if progress:
+                        progress(done, len(paths))
+                    yield index, rf
     finally:
         for slot in slots:
             try:
