@@ -104,9 +104,9 @@ class WorkbookView:
 
 
 def _problem(exc: XmlProblem, name: str, sheet: str = "") -> Problem:
-    return Problem(
-        exc.code, f"工作表“{sheet}”：{exc.message}" if sheet else exc.message, name, sheet, exc.cell
-    )
+    if sheet:
+        return Problem(exc.code, f"工作表“{sheet}”：{exc.message}", name, sheet, exc.cell)
+    return Problem(exc.code, exc.message, name, exc.sheet, exc.cell)
 
 
 @lru_cache(maxsize=64)

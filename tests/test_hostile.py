@@ -344,7 +344,9 @@ def test_worker_killed_while_reading_is_contained(hostile_kit, tmp_path, monkeyp
         return real(path, *args, **kw)
 
     monkeypatch.setattr(szqa_xl.returns.isolation, "read_return", dies_on_victim)
-    _, rec = run_case(hostile_kit, tmp_path, lambda dst: shutil.copy(hostile_kit.victim, dst), workers=workers)
+    _, rec = run_case(
+        hostile_kit, tmp_path, lambda dst: shutil.copy(hostile_kit.victim, dst), workers=workers
+    )
     hf.problem(rec, "reader-crash", words=["崩溃"])
 
 

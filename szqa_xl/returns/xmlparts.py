@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from xml.etree.ElementTree import Element, ParseError, fromstring
 from xml.parsers import expat
 
@@ -53,9 +54,9 @@ _DATE_IDS = frozenset({*range(14, 23), 45, 46, 47, *range(27, 37), *range(50, 59
 class XmlProblem(Exception):
     """A part that cannot be read as a spreadsheet reads it (reported as data by the caller)."""
 
-    def __init__(self, code: str, message: str, cell: str = "") -> None:
+    def __init__(self, code: str, message: str, cell: str = "", sheet: str = "") -> None:
         super().__init__(message)
-        self.code, self.message, self.cell = code, message, cell
+        self.code, self.message, self.cell, self.sheet = code, message, cell, sheet
 
 
 class ErrorValue(str):
@@ -185,7 +186,7 @@ def workbook(data: bytes, part: str) -> tuple[list[SheetEntry], bool]:
             continue
         name = sh.get("name", "")
         if name.casefold() in seen:
-            raise XmlProblem("duplicate-sheet", f"工作表“{name}”在工作簿中出现两次，文件被改动")
+            raise XmlProblem("duplicate-sheet", f"工作表“{name}”在工作簿中出现两次，文件被改动", sheet=name)
         seen.add(name.casefold())
         entries.append(SheetEntry(name, sh.get(f"{{{REL_NS}}}id", ""), sh.get("state", "visible")))
     pr = root.find(_M + "workbookPr")
@@ -230,6 +231,12 @@ def is_date_format(code: str) -> bool:
     """A number format that shows a number as a date or time (quoted text, escapes and colours aside)."""
     bare = _QUOTED.sub("", code.split(";")[0]).lower()
     return bare != "general" and _DATE_TOKENS.search(bare) is not None
+
+
+@lru_cache(maxsize=64)
+def _date_styles(formats: tuple[str, ...]) -> frozenset[int]:
+    """The style indexes whose number format shows a date or time (returns share a few style tables)."""
+    return frozenset(i for i, code in enumerate(formats) if is_date_format(code))
 
 
 def normal_format(code: str) -> str:
@@ -285,7 +292,7 @@ def worksheet(
         raise XmlProblem("bad-xml", f"{part} 不是工作表，文件已损坏或被改动")
     view = SheetView()
     limits = (max_rows, max_cols)
-    date_styles = {i for i, code in enumerate(formats) if is_date_format(code)}
+    date_styles = _date_styles(tuple(formats))
     blocks = [el for el in root if el.tag == T_SHEETDATA]
     if len(blocks) > 1:
         raise XmlProblem("bad-xml", f"{part} 含多个单元格数据区，文件被改动")
@@ -349,7 +356,7 @@ def _cell(
     view: SheetView,
     strings: list[str],
     formats: list[str],
-    date_styles: set[int],
+    date_styles: frozenset[int],
     date1904: bool,
     part: str,
 ) -> None:
@@ -373,7 +380,8 @@ def _cell(
     if f is not None:
         view.formulas.add(pos)
         ref = f.get("ref")
-        if ref:
+        if ref and f.get("t") in ("array", "dataTable"):  # their results fill the whole range; a shared
+            # formula's ref only bounds the cells that carry their own <f t="shared">, found above
             view.formula_ranges.append(parse_range(ref))
     vs = el.findall(T_V)
     if len(vs) > 1:

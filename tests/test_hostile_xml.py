@@ -1,0 +1,907 @@
+"""XML- and zip-level spellings of tampering: the adversarial catalogue of issue 12.
+
+Every case is a validly filled return (the kit's victim: unit 1.1 has band 50～65% and
+得分率 60) whose XML or zip bytes were edited directly (tests/xml_edits.py), never through
+openpyxl: legal spellings a regex-based reader misses (a ``<c>`` without ``r=``, other
+attribute quoting and order, namespace prefixes, comments, CDATA, character references,
+rich-text runs), and package tricks (duplicate part names after OPC normalisation, a
+second central directory, a sheet listed twice, rebound namespace prefixes).  One table,
+``CASES``, holds each case's edit and its exact outcome: rejected with a problem code at
+评分表!cell, or accepted with exact values.
+
+For each case the module checks
+
+- the reader's verdict (``read_return``, run in a forked child under a time and memory
+  bound, so that a reader which aborts or balloons fails the case instead of the session);
+- for a representative subset, the same verdict inside a batch beside two clean returns
+  (``hf.check_batch``: nothing else disturbed, no input modified);
+- differential: when the reader accepts, the values it merged equal an independent parse
+  of the same file by openpyxl in full mode;
+- LibreOffice: all hostile files are opened, recalculated and saved as xlsx in ONE headless
+  run (see ``RECALC_ALWAYS``); the table records what LibreOffice shows in the affected
+  cell, and when the reader accepts, the values it merged equal LibreOffice's, so
+  "accepted" means "accepted with the value a spreadsheet shows".
+
+``.ods`` and ``.xls`` saves (made by LibreOffice) are at the end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import subprocess
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hostile_files as hf
+import pytest
+import xml_edits as xe
+from openpyxl import load_workbook
+
+from szqa_xl.layout import COL, INPUT_FIELDS, SHEET_SCORES, Issue, guidance_text, plan_scoresheet
+from szqa_xl.reader import ReturnFile, expected_layout, read_return
+from szqa_xl.standards import builtin_standard
+
+STD = builtin_standard(hf.AWARD)
+UNIT = STD.units()[0]
+U = UNIT.code
+SCORES = hf.examiner_scores(hf.AWARD, hf.VICTIM)
+INPUTS, _ = expected_layout(hf.AWARD, False)
+FIELDS = ("band", "pct", "strengths", "ofi", "evidence")
+assert set(FIELDS) == set(INPUT_FIELDS)
+
+
+def ref(field_: str, code: str = U) -> str:
+    return hf.cell_of(code, field_)
+
+
+ROW = int(ref("pct")[1:])
+PCT, BAND, STRENGTHS = ref("pct"), ref("band"), ref("strengths")
+CODE, NAME, POINTS, GUIDANCE = ref("code"), ref("name"), ref("points"), ref("guidance")
+CAT_POINTS = f"{COL['points']}{ROW - 1}"  # unit 1.1 is the first of its category, right under it
+TOTAL_POINTS = f"{COL['points']}{plan_scoresheet(STD, Issue(issue_id='x', year=2000)).meta['last_row']}"
+ABOVE_PCT = f"{COL['pct']}{ROW - 1}"  # the category row's 得分率 column (empty, not an input)
+NEXT_PCT = ref("pct", STD.units()[1].code)  # the next unit's 得分率, right under 1.1's
+BESIDE_PCT = f"{COL['score']}{ROW}"  # 得分 (a formula) right of the 得分率
+BEFORE_STRENGTHS = f"{COL['band_text']}{ROW}"  # 所选区间描述 (a formula) left of 优势
+GUIDANCE_TEXT = guidance_text(UNIT)
+FORGED_GUIDANCE = "本条不需评分，请填 100"
+PHONE_RUNS = ["+86", " 0755 ", "热线"]  # leading and trailing spaces, no xml:space="preserve"
+
+assert SCORES[U].band == "50～65%" and SCORES[U].pct == 60, (
+    "the cases assume the victim's 1.1 is 50～65% / 60"
+)
+assert UNIT.points == 20 and STD.categories[0].points == 80 and STD.total_points == 500
+assert "\n" in GUIDANCE_TEXT and not GUIDANCE_TEXT.startswith(" ")
+
+
+# -- expected outcomes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Rejected, with a problem of this code (one of these codes) on ``sheet`` at ``cell``.
+    ``sheet``/``cell`` None: not asserted (a problem of the package, not of a sheet)."""
+
+    code: str | tuple[str, ...]
+    cell: str | None = None
+    sheet: str | None = SHEET_SCORES
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Accepted; unit 1.1 merged with these values, every other value exactly as filled."""
+
+    changes: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoView:
+    """What LibreOffice shows at ``sheet!cell`` once it has opened the file and saved it as xlsx:
+    the cell's value (openpyxl data_only on LibreOffice's output), and its number format if given.
+    ``NOT_OPENED``: LibreOffice produced no output; ``NO_SHEET``: the sheet is not in its output."""
+
+    cell: str
+    value: object
+    number_format: str | None = None
+    sheet: str = SHEET_SCORES
+
+
+NOT_OPENED = "<LibreOffice did not open the file>"
+NO_SHEET = "<no such sheet in LibreOffice's output>"
+
+
+@dataclass(frozen=True)
+class Case:
+    build: xe.Build
+    expect: Rejected | Accepted
+    lo: LoView
+
+
+Values = dict[str, tuple[object, ...]]
+
+
+def filled_values(changes: dict[str, object] | None = None) -> Values:
+    """(band, pct, strengths, ofi, evidence) of every unit as the victim filled them, 1.1 changed."""
+    out: Values = {}
+    for code, s in SCORES.items():
+        v = {"band": s.band, "pct": s.pct, "strengths": s.strengths, "ofi": s.ofi, "evidence": s.evidence}
+        if code == U:
+            v.update(changes or {})
+        out[code] = tuple(v[k] for k in FIELDS)
+    return out
+
+
+# -- edits --------------------------------------------------------------------------------------------
+
+
+def original(xml: bytes, cell: str) -> tuple[str, str]:
+    """(style index, cached value as escaped XML text) of a cell of the good file."""
+    c = xe.cell_xml(xml, cell)
+    style = re.search(rb'\ss="(\d+)"', c).group(1).decode()
+    value = re.search(rb"<v>([^<]*)</v>|<t>([^<]*)</t>", c)
+    text = b"" if value is None else (value.group(1) if value.group(1) is not None else value.group(2))
+    return style, text.decode()
+
+
+def respell(cell: str, template: str) -> xe.PartEdit:
+    """Replace a cell by ``template`` with {r} its reference, {s} its style, {v} its cached value."""
+
+    def edit(xml: bytes) -> bytes:
+        s, v = original(xml, cell)
+        return xe.replace_cell(cell, template.format(r=cell, s=s, v=v))(xml)
+
+    return edit
+
+
+def scores(*edits: xe.PartEdit) -> xe.Build:
+    """Edit 评分表's sheet part."""
+    return xe.on_part(hf.scores_part, xe.chain(*edits))
+
+
+FORGE_65 = respell(PCT, '<c r="{r}" s="{s}" t="n"><v>65</v></c>')
+"""The forged copy of 评分表 that the package tricks try to make a reader take: 1.1 at 65."""
+
+
+def runs(texts: list[str]) -> str:
+    return xe.inline_runs(texts, preserve=False)
+
+
+def guidance_runs() -> list[str]:
+    """The guidance split into runs at its line breaks, each line break a whitespace-only run."""
+    lines = GUIDANCE_TEXT.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        out += ["\n", line]
+    assert "".join(out) == GUIDANCE_TEXT
+    return out
+
+
+def sst_counts(count: str) -> xe.PartEdit:
+    def edit(xml: bytes) -> bytes:
+        out, n = re.subn(rb' (count|uniqueCount)="\d+"', f' \\1="{count}"'.encode(), xml, count=2)
+        assert n == 2
+        return out
+
+    return edit
+
+
+def workbook_sheet(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb'<sheet name="' + name.encode() + rb'"[^>]*/>')
+
+
+def listed_twice(wb: bytes) -> xe.PartEdit:
+    """评分表 listed a second time, before the real entry, naming the forged part."""
+    real = workbook_sheet(SHEET_SCORES).search(wb).group(0)
+    twin = f'<sheet name="{SHEET_SCORES}" sheetId="99" state="visible" r:id="rId99" />'.encode()
+    return xe.sub_once(real, twin + real)
+
+
+def foreign_sheets_first(wb: bytes) -> xe.PartEdit:
+    """A ``<sheets>`` in a foreign default namespace, textually identical to the real one except
+    that 评分表 names the forged part, placed before the real ``<sheets>``."""
+    real = re.search(rb"<sheets>.*?</sheets>", wb, re.S).group(0)
+    entry = workbook_sheet(SHEET_SCORES).search(real).group(0)
+    forged = real.replace(entry, re.sub(rb'r:id="[^"]*"', b'r:id="rId99"', entry))
+    foreign = forged.replace(b"<sheets>", b'<sheets xmlns="urn:szqa:not-spreadsheetml">', 1)
+    return xe.sub_once(real, foreign + real)
+
+
+OTHER_URI = "urn:szqa:not-relationships"
+
+
+def rebound_r(forged_under: str) -> Callable[[bytes], xe.PartEdit]:
+    """``r`` bound to another URI and ``rel`` to the relationships namespace.  Every sheet keeps its
+    relationship id under ``rel:id``; 评分表 carries both ``r:id`` and ``rel:id``, and the forged part
+    is named by ``forged_under`` ("r": the attribute a spreadsheet ignores; "rel": the real one)."""
+
+    def make(wb: bytes) -> xe.PartEdit:
+        def edit(xml: bytes) -> bytes:
+            decl = f'xmlns:r="{xe.REL_NS}"'.encode()
+            assert xml.count(decl) == 1
+            xml = xml.replace(decl, f'xmlns:r="{OTHER_URI}" xmlns:rel="{xe.REL_NS}"'.encode())
+            xml = xml.replace(b" r:id=", b" rel:id=")
+            entry = workbook_sheet(SHEET_SCORES).search(xml).group(0)
+            rid = re.search(rb'rel:id="([^"]*)"', entry).group(1).decode()
+            real, other = (rid, "rId99") if forged_under == "r" else ("rId99", rid)
+            new = re.sub(rb'rel:id="[^"]*"', f'r:id="{other}" rel:id="{real}"'.encode(), entry)
+            return xml.replace(entry, new)
+
+        return edit
+
+    return make
+
+
+def forged_sheet(workbook) -> xe.Build:
+    return xe.with_forged_scores("xl/worksheets/sheet99.xml", "rId99", FORGE_65, workbook)
+
+
+def number_format(num_fmt_id: int, code: str | None = None) -> xe.Build:
+    """The 得分率 cell's style replaced by a copy with another number format."""
+
+    def edits(src: Path) -> dict[str, xe.PartEdit]:
+        parts = dict(hf.zip_parts(src))
+        sheet = hf.scores_part(src)
+        style = xe.cell_style(parts[sheet], PCT)
+        new = xe.xf_count(parts["xl/styles.xml"])
+        return {
+            "xl/styles.xml": lambda x: xe.with_number_format(x, style, num_fmt_id, code),
+            sheet: lambda x: x.replace(
+                xe.cell_xml(x, PCT), re.sub(rb's="\d+"', f's="{new}"'.encode(), xe.cell_xml(x, PCT))
+            ),
+        }
+
+    return xe.on_parts(edits)
+
+
+def far_row(row_xml: str) -> xe.Build:
+    return scores(xe.append_rows(row_xml))
+
+
+def concat(first: str) -> Callable[[bytes, bytes], bytes]:
+    """Two complete zips one after the other: the good one first, or the forged one first."""
+    return (lambda good, forged: good + forged) if first == "good" else (lambda good, forged: forged + good)
+
+
+FORGED_ZIP = scores(FORGE_65)
+LOWER_DOCTYPE = b"<!doctype worksheet>"
+
+# -- the catalogue ------------------------------------------------------------------------------------
+
+F = "60+5"  # every formula in an input cell computes 65 while its cached value stays 60
+
+
+CASES: dict[str, Case] = {
+    # Formula in an input cell, in any legal spelling: rejected at the input cell.
+    "formula-no-r": Case(
+        scores(respell(PCT, f'<c s="{{s}}"><f>{F}</f><v>{{v}}</v></c>')),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-quotes-order-spaces": Case(
+        scores(respell(PCT, f"<c s = '{{s}}'  r='{{r}}' ><f>{F}</f><v>{{v}}</v></c>")),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-comment-before-f": Case(
+        scores(respell(PCT, f'<c r="{{r}}" s="{{s}}"><!-- checked --><f>{F}</f><v>{{v}}</v></c>')),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-whitespace-before-f": Case(
+        scores(respell(PCT, f'<c r="{{r}}" s="{{s}}">\n\t  <f>{F}</f><v>{{v}}</v></c>')),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-after-v": Case(
+        scores(respell(PCT, f'<c r="{{r}}" s="{{s}}"><v>{{v}}</v><f>{F}</f></c>')),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-prefixed-elements": Case(
+        scores(
+            xe.bind_prefix("x"),
+            respell(PCT, f'<x:c r="{{r}}" s="{{s}}"><x:f>{F}</x:f><x:v>{{v}}</x:v></x:c>'),
+        ),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-array-from-neighbour": Case(
+        scores(
+            respell(
+                ABOVE_PCT, f'<c r="{{r}}" s="{{s}}"><f t="array" ref="{ABOVE_PCT}:{PCT}">{F}</f><v>65</v></c>'
+            )
+        ),
+        Rejected("formula-input", PCT),
+        LoView(PCT, 65),
+    ),
+    "formula-array-spills-into-next-input": Case(
+        scores(
+            respell(
+                PCT, f'<c r="{{r}}" s="{{s}}"><f t="array" ref="{PCT}:{NEXT_PCT}">{F}</f><v>{{v}}</v></c>'
+            )
+        ),
+        Rejected("formula-input", NEXT_PCT),
+        LoView(NEXT_PCT, 65),
+    ),
+    "formula-shared-master-covers-input": Case(
+        scores(
+            respell(
+                ABOVE_PCT,
+                f'<c r="{{r}}" s="{{s}}"><f t="shared" ref="{ABOVE_PCT}:{PCT}" si="0">{F}</f><v>65</v></c>',
+            )
+        ),
+        # a shared formula covers only the cells that carry their own <f t="shared">, as in Excel and
+        # LibreOffice (which shows a plain 60 in H5): the file is rejected for the formula put in the
+        # locked cell above, not for one in H5
+        Rejected("locked-formula", ABOVE_PCT),
+        LoView(PCT, 60),
+    ),
+    # A locked cell replaced by a formula whose cached value is the original (what LibreOffice
+    # shows is the formula's forged result).
+    "locked-formula-code": Case(
+        scores(respell(CODE, '<c r="{r}" s="{s}" t="str"><f>"9.9"</f><v>{v}</v></c>')),
+        Rejected("locked-formula", CODE),
+        LoView(CODE, "9.9"),
+    ),
+    "locked-formula-name": Case(
+        scores(respell(NAME, '<c r="{r}" s="{s}" t="str"><f>"改过的项目名称"</f><v>{v}</v></c>')),
+        Rejected("locked-formula", NAME),
+        LoView(NAME, "改过的项目名称"),
+    ),
+    "locked-formula-points": Case(
+        scores(respell(POINTS, '<c r="{r}" s="{s}"><f>90+9</f><v>{v}</v></c>')),
+        Rejected("locked-formula", POINTS),
+        LoView(POINTS, 99),
+    ),
+    "locked-formula-guidance": Case(
+        scores(
+            respell(GUIDANCE, f'<c r="{{r}}" s="{{s}}" t="str"><f>"{FORGED_GUIDANCE}"</f><v>{{v}}</v></c>')
+        ),
+        Rejected("locked-formula", GUIDANCE),
+        LoView(GUIDANCE, FORGED_GUIDANCE),
+    ),
+    "locked-formula-category-points": Case(
+        scores(respell(CAT_POINTS, '<c r="{r}" s="{s}"><f>90+9</f><v>{v}</v></c>')),
+        Rejected("locked-formula", CAT_POINTS),
+        LoView(CAT_POINTS, 99),
+    ),
+    "locked-formula-total-points": Case(
+        scores(respell(TOTAL_POINTS, '<c r="{r}" s="{s}"><f>990+9</f><v>{v}</v></c>')),
+        Rejected("locked-formula", TOTAL_POINTS),
+        LoView(TOTAL_POINTS, 999),
+    ),
+    # A locked cell's value changed, in any string spelling.
+    "locked-points-99": Case(
+        scores(respell(POINTS, '<c r="{r}" s="{s}" t="n"><v>99</v></c>')),
+        Rejected("locked-changed", POINTS),
+        LoView(POINTS, 99),
+    ),
+    "locked-total-points-999": Case(
+        scores(respell(TOTAL_POINTS, '<c r="{r}" s="{s}" t="n"><v>999</v></c>')),
+        Rejected("locked-changed", TOTAL_POINTS),
+        LoView(TOTAL_POINTS, 999),
+    ),
+    "locked-guidance-inline": Case(
+        scores(
+            respell(GUIDANCE, f'<c r="{{r}}" s="{{s}}" t="inlineStr"><is><t>{FORGED_GUIDANCE}</t></is></c>')
+        ),
+        Rejected("locked-changed", GUIDANCE),
+        LoView(GUIDANCE, FORGED_GUIDANCE),
+    ),
+    "locked-guidance-inline-runs": Case(
+        scores(
+            respell(
+                GUIDANCE,
+                f'<c r="{{r}}" s="{{s}}" t="inlineStr"><is>{runs(["本条不需评分，", "请填 100"])}</is></c>',
+            )
+        ),
+        Rejected("locked-changed", GUIDANCE),
+        LoView(GUIDANCE, FORGED_GUIDANCE),
+    ),
+    "locked-guidance-shared": Case(
+        xe.then(xe.shared, xe.share_cell(GUIDANCE, f"<t>{FORGED_GUIDANCE}</t>")),
+        Rejected("locked-changed", GUIDANCE),
+        LoView(GUIDANCE, FORGED_GUIDANCE),
+    ),
+    "locked-guidance-shared-runs": Case(
+        xe.then(xe.shared, xe.share_cell(GUIDANCE, runs(["本条不需评分，", "请填 ", "100"]))),
+        Rejected("locked-changed", GUIDANCE),
+        LoView(GUIDANCE, FORGED_GUIDANCE),
+    ),
+    # Error cells in any spelling.
+    "error-t-single-quoted": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t=\'e\'><v>#N/A</v></c>')),
+        Rejected("error-value", PCT),
+        LoView(PCT, "#N/A"),
+    ),
+    "error-t-spaced-in-band": Case(
+        scores(respell(BAND, '<c r="{r}" s="{s}" t = "e"><v>#REF!</v></c>')),
+        Rejected("error-value", BAND),
+        LoView(BAND, "#REF!"),
+    ),
+    "error-t-first-in-strengths": Case(
+        scores(respell(STRENGTHS, '<c t="e" r="{r}" s="{s}"><v>#VALUE!</v></c>')),
+        Rejected("error-value", STRENGTHS),
+        LoView(STRENGTHS, "#VALUE!"),
+    ),
+    "error-prefixed-elements": Case(
+        scores(xe.bind_prefix("x"), respell(PCT, '<x:c r="{r}" s="{s}" t="e"><x:v>#DIV/0!</x:v></x:c>')),
+        Rejected("error-value", PCT),
+        LoView(PCT, "#DIV/0!"),
+    ),
+    # Merged input cells.
+    "merge-single-quoted-ref": Case(
+        scores(xe.add_merge(f"<mergeCell ref='{PCT}:{BESIDE_PCT}'/>")),
+        Rejected("merged-input", PCT),
+        LoView(PCT, 60),
+    ),
+    "merge-spaced-ref": Case(
+        scores(xe.add_merge(f'<mergeCell  ref = "{BEFORE_STRENGTHS}:{STRENGTHS}" />')),
+        Rejected("merged-input", STRENGTHS),
+        LoView(STRENGTHS, None),
+    ),
+    # Numbers inside <v> written with a comment, CDATA or character references: 65 (on the grid,
+    # inside 50～65%), as a spreadsheet reads them.
+    "v-comment-inside": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>6<!-- x -->5</v></c>')),
+        Accepted({"pct": 65}),
+        LoView(PCT, 65),
+    ),
+    "v-cdata": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v><![CDATA[65]]></v></c>')),
+        Accepted({"pct": 65}),
+        LoView(PCT, 65),
+    ),
+    "v-char-reference": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>&#54;5</v></c>')),
+        Accepted({"pct": 65}),
+        LoView(PCT, 65),
+    ),
+    "v-hex-char-references": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>&#x36;&#x35;</v></c>')),
+        Accepted({"pct": 65}),
+        LoView(PCT, 65),
+    ),
+    "v-comment-makes-600": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>60<!-- x -->0</v></c>')),
+        Rejected("off-grid", PCT, words=("600",)),
+        LoView(PCT, 600),
+    ),
+    # Duplicate parts after OPC normalisation (the twin says 65).
+    "dup-part-case": Case(
+        xe.twin_part(str.upper, FORGE_65),
+        Rejected("duplicate-parts", sheet=None),
+        LoView(PCT, 60),
+    ),
+    "dup-part-backslash": Case(
+        xe.twin_part(lambda n: n.replace("/", "\\"), FORGE_65),
+        Rejected("duplicate-parts", sheet=None),
+        LoView(PCT, NOT_OPENED),
+    ),
+    "dup-part-leading-slash": Case(
+        xe.twin_part(lambda n: "/" + n, FORGE_65, first=True),
+        Rejected("duplicate-parts", sheet=None),
+        LoView(PCT, 60),
+    ),
+    # A second central directory, or local entries no central directory covers.
+    "zip-two-zips-forged-last": Case(
+        xe.zip_bytes(concat("good"), FORGED_ZIP),
+        Rejected("zip-layout", sheet=None),
+        LoView(PCT, 65),
+    ),
+    "zip-two-zips-forged-first": Case(
+        xe.zip_bytes(concat("forged"), FORGED_ZIP),
+        Rejected("zip-layout", sheet=None),
+        LoView(PCT, 60),
+    ),
+    "zip-local-entries-outside-directory": Case(
+        xe.zip_bytes(lambda good, forged: xe.local_entries_only(forged) + good, FORGED_ZIP),
+        Rejected("zip-layout", sheet=None),
+        LoView(PCT, 60),
+    ),
+    # Far cells, also by implied positions: rejected quickly, without gigabytes of memory.
+    "far-cell-xfd-single-quotes": Case(
+        far_row("<row r='1048576'><c r='XFD1048576' t='inlineStr'><is><t>x</t></is></c></row>"),
+        Rejected("used-range"),
+        LoView("XFD1048576", "x"),
+    ),
+    "far-cell-a-spaced-attributes": Case(
+        far_row('<row r = "1048576" ><c r = "A1048576"  t = "inlineStr" ><is><t>x</t></is></c></row>'),
+        Rejected("used-range"),
+        LoView("A1048576", "x"),
+    ),
+    "far-row-cells-without-r": Case(
+        far_row("<row r='1048576'><c t=\"inlineStr\"><is><t>x</t></is></c><c><v>1</v></c></row>"),
+        Rejected("used-range"),
+        LoView("A1048576", "x"),
+    ),
+    "far-column-implied-by-order": Case(
+        far_row(f'<row r="{int(TOTAL_POINTS[1:]) + 1}">' + "<c><v>1</v></c>" * 70 + "</row>"),
+        Rejected("used-range"),
+        LoView(f"BR{int(TOTAL_POINTS[1:]) + 1}", 1),
+    ),
+    # sharedStrings' counts are only a hint.
+    "sst-huge-counts": Case(
+        xe.then(xe.shared, xe.on_part("xl/sharedStrings.xml", sst_counts("4294967295"))),
+        Accepted(),
+        LoView(STRENGTHS, SCORES[U].strengths),
+    ),
+    # Two views of one file.
+    "sheet-listed-twice": Case(
+        forged_sheet(listed_twice),
+        Rejected("duplicate-sheet", sheet=SHEET_SCORES),
+        LoView(
+            PCT, 65
+        ),  # LibreOffice opens the first 评分表 listed (the forged part), the other as "评分表 -1"
+    ),
+    "foreign-namespace-sheets-first": Case(
+        forged_sheet(foreign_sheets_first),
+        Accepted(),
+        LoView(PCT, 60),
+    ),
+    "r-prefix-rebound-forged-under-r": Case(
+        forged_sheet(rebound_r("r")),
+        Accepted(),
+        LoView(PCT, 60),
+    ),
+    "r-prefix-rebound-forged-under-rel": Case(
+        forged_sheet(rebound_r("rel")),
+        Accepted({"pct": 65}),
+        LoView(PCT, 65),
+    ),
+    # A lower-case DOCTYPE (not well-formed XML: no parser may accept it).
+    "doctype-lower-case-sheet": Case(
+        scores(hf.with_prolog(LOWER_DOCTYPE)),
+        Rejected(("dtd", "bad-xml")),
+        LoView(PCT, None),  # LibreOffice opens the file with 评分表 empty
+    ),
+    "doctype-lower-case-shared-strings": Case(
+        xe.then(xe.shared, xe.on_part("xl/sharedStrings.xml", hf.with_prolog(b"<!doctype sst>"))),
+        Rejected(("dtd", "bad-xml"), sheet=None),
+        LoView(STRENGTHS, None),  # every shared string lost; numbers kept
+    ),
+    # The 得分率 cell's number format changed (LibreOffice shows 60 as 6000%).
+    "number-format-percent-10": Case(
+        number_format(10),
+        Rejected("number-format", PCT),
+        LoView(PCT, 60, "0.00%"),
+    ),
+    "number-format-percent-9": Case(
+        number_format(9),
+        Rejected("number-format", PCT),
+        LoView(PCT, 60, "0%"),
+    ),
+    "number-format-custom-percent": Case(
+        number_format(170, "0.0%"),
+        Rejected("number-format", PCT),
+        LoView(PCT, 60, "0.0%"),
+    ),
+    # Rich-text runs without xml:space="preserve" (gnumeric's re-save): text kept verbatim.
+    "runs-no-preserve-examiner-text": Case(
+        xe.then(xe.shared, xe.share_cell(STRENGTHS, runs(PHONE_RUNS))),
+        Accepted({"strengths": "".join(PHONE_RUNS)}),
+        LoView(STRENGTHS, "+86 0755 热线"),
+    ),
+    "runs-no-preserve-guidance": Case(
+        xe.then(xe.shared, xe.share_cell(GUIDANCE, runs(guidance_runs()))),
+        Accepted(),
+        LoView(GUIDANCE, GUIDANCE_TEXT),
+    ),
+}
+assert "".join(PHONE_RUNS) == "+86 0755 热线"
+
+BATCHED = [
+    "formula-no-r",
+    "formula-array-from-neighbour",
+    "locked-formula-guidance",
+    "locked-guidance-shared-runs",
+    "error-t-first-in-strengths",
+    "merge-single-quoted-ref",
+    "v-comment-inside",
+    "dup-part-case",
+    "zip-two-zips-forged-last",
+    "far-row-cells-without-r",
+    "sheet-listed-twice",
+    "r-prefix-rebound-forged-under-r",
+    "number-format-percent-10",
+    "runs-no-preserve-examiner-text",
+]
+"""The representative subset also consolidated in a batch beside the clean returns."""
+assert set(BATCHED) <= set(CASES)
+
+
+# -- reading a file, bounded --------------------------------------------------------------------------
+
+READ_SECONDS = 10.0
+"""A file's read must finish in this time (the issue's per-file limit is about 10 s)."""
+KILL_AFTER = 60.0
+MEMORY_MB = 1024
+"""Address space a read may add: a reader that tries to allocate a sheet of a million rows fails."""
+
+
+@dataclass
+class Read:
+    rf: ReturnFile | None
+    seconds: float
+    grew_mb: float
+    failure: str = ""
+
+
+def _vm_kb(field_: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_ + ":"):
+            return int(line.split()[1])
+    raise AssertionError(field_)
+
+
+def _read_child(path: Path, conn) -> None:
+    try:
+        limit = (_vm_kb("VmSize") + MEMORY_MB * 1024) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        rss0 = _vm_kb("VmRSS")
+        t0 = time.perf_counter()
+        rf = read_return(path)
+        seconds = time.perf_counter() - t0
+        grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+        conn.send((rf, seconds, grew, ""))
+    except BaseException:
+        conn.send((None, 0.0, 0.0, traceback.format_exc()))
+
+
+def read_bounded(path: Path) -> Read:
+    """``read_return(path)`` in a forked child with an address-space limit and a kill timer, so a
+    reader that aborts (calamine on a far cell), balloons or hangs fails this case only."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_read_child, args=(path, child), daemon=True)
+    t0 = time.perf_counter()
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(KILL_AFTER):
+            proc.kill()
+            return Read(None, time.perf_counter() - t0, 0.0, f"read still running after {KILL_AFTER:.0f} s")
+        rf, seconds, grew, error = parent.recv()
+    except EOFError:
+        proc.join()
+        return Read(None, time.perf_counter() - t0, 0.0, f"reader process died (exit code {proc.exitcode})")
+    finally:
+        proc.join(5)
+        parent.close()
+    return Read(rf, seconds, grew, error and f"read_return raised:\n{error}")
+
+
+# -- fixtures -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalogue(hostile_kit, tmp_path_factory) -> dict[str, Path]:
+    """Every case's hostile file, built once from the victim's good return."""
+    folder = tmp_path_factory.mktemp("hostile_xml")
+    return {name: case.build(hostile_kit.victim, folder / f"{name}.xlsx") for name, case in CASES.items()}
+
+
+@pytest.fixture(scope="module")
+def reads(catalogue) -> dict[str, Read]:
+    return {name: read_bounded(path) for name, path in catalogue.items()}
+
+
+def sheet_values(path: Path) -> Values:
+    """The input cells of every unit as openpyxl reads them in full mode (cached values)."""
+    wb = load_workbook(path, data_only=True)
+    ws = wb[SHEET_SCORES]
+    out: Values = {}
+    for code, addrs in INPUTS.items():
+        vals = []
+        for k in FIELDS:
+            v = ws[addrs[k].split("!")[1]].value
+            vals.append("" if v is None and k not in ("band", "pct") else v)
+        out[code] = tuple(vals)
+    return out
+
+
+def merged_values(rf: ReturnFile) -> Values:
+    return {code: tuple(getattr(u, k) for k in FIELDS) for code, u in rf.units.items()}
+
+
+def merged(rf: ReturnFile | None) -> bool:
+    return rf is not None and rf.status in ("accepted", "incomplete")
+
+
+def shown(rf: ReturnFile) -> list[str]:
+    return [str(p) for p in rf.problems]
+
+
+def assert_outcome(rf: ReturnFile, expect: Rejected | Accepted) -> None:
+    if isinstance(expect, Accepted):
+        assert rf.status == "accepted", f"{rf.name}: {rf.status}: {shown(rf)}"
+        assert not rf.errors, shown(rf)
+        assert merged_values(rf) == filled_values(expect.changes)
+        return
+    assert rf.status == "rejected", f"{rf.name}: {rf.status}, expected rejected: {shown(rf)}"
+    codes = (expect.code,) if isinstance(expect.code, str) else expect.code
+    found = [
+        p
+        for p in rf.errors
+        if p.code in codes
+        and (expect.sheet is None or p.sheet == expect.sheet)
+        and (expect.cell is None or p.cell == expect.cell)
+    ]
+    where = f"{expect.sheet or ''}!{expect.cell or ''}"
+    assert found, f"{rf.name}: no problem {codes} at {where}: {shown(rf)}"
+    p = found[0]
+    assert p.file == rf.name and p.message.strip() and "Traceback" not in p.message, p
+    for w in expect.words:
+        assert w in p.message, f"{w!r} not in {p.message!r}"
+
+
+# -- the verdicts -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_verdict(reads, name):
+    """The exact outcome, within the time bound and without ballooning memory."""
+    read = reads[name]
+    assert not read.failure, read.failure
+    assert_outcome(read.rf, CASES[name].expect)
+    assert read.seconds < READ_SECONDS, f"read took {read.seconds:.1f} s"
+    assert read.grew_mb < MEMORY_MB / 2, f"read grew the process by {read.grew_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("name", BATCHED)
+def test_verdict_in_batch(hostile_kit, catalogue, tmp_path, name):
+    """Beside two clean returns: the bad file is named, the clean ones merged unchanged."""
+    folder = hostile_kit.batch(tmp_path / "returns")
+    victim = hostile_kit.victim.name
+    shutil.copyfile(catalogue[name], folder / victim)
+    out = hf.check_batch(hostile_kit, folder)
+    rec = out.record(victim)
+    expect = CASES[name].expect
+    if isinstance(expect, Rejected):
+        hf.problem(rec, expect.code, sheet=expect.sheet, cell=expect.cell, words=expect.words)
+        return
+    assert rec.status == "accepted", [str(p) for p in rec.problems]
+    rows = hf.tidy_of(out.cons.tidy, [victim])
+    got = {r.unit: tuple(getattr(r, k) for k in FIELDS) for r in rows.itertuples()}
+    assert got == filled_values(expect.changes)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_accepted_equals_openpyxl_full_mode(reads, catalogue, name):
+    """Differential: what the reader merged from an accepted file = openpyxl's (full mode) parse."""
+    rf = reads[name].rf
+    if not merged(rf):
+        return  # nothing merged: nothing to compare (the verdict is test_verdict's)
+    assert merged_values(rf) == sheet_values(catalogue[name])
+
+
+def test_catalogue_is_fast(catalogue, reads):
+    """Every case is read well inside the bound; the whole catalogue in a few seconds."""
+    total = sum(r.seconds for r in reads.values())
+    assert total < 20, f"{total:.1f} s for {len(reads)} files"
+
+
+# -- LibreOffice ------------------------------------------------------------------------------------------
+
+
+RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+"""LibreOffice's "Recalculation on file load → Excel 2007 and newer: Always recalculate".  Its default
+("Never recalculate") shows a formula's cached value, i.e. 60 in H5 for every ``formula-*`` case and
+the original text or points for every ``locked-formula-*`` case; recalculated, LibreOffice shows
+what the formulas compute, as Excel does for these files (their workbook.xml says
+fullCalcOnLoad="1") and as LibreOffice does after a hard recalculation.  The other cases show the
+same in both modes."""
+
+
+@pytest.fixture(scope="module")
+def lo_views(catalogue, require_soffice, tmp_path_factory) -> dict[str, Path | None]:
+    """Every hostile file opened by LibreOffice headless, recalculated, and saved as xlsx, in ONE
+    soffice run.
+
+    Unlike the ``lo_convert`` fixture a file LibreOffice cannot open is not an error here: it is
+    recorded as ``None`` (LibreOffice then shows nothing, ``NOT_OPENED``)."""
+    out = tmp_path_factory.mktemp("lo_views")
+    profile = tmp_path_factory.mktemp("lo_profile")
+    (profile / "user").mkdir()
+    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
+    cmd = [
+        require_soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        "xlsx",
+        "--outdir",
+        str(out),
+        *map(str, catalogue.values()),
+    ]
+    subprocess.run(cmd, capture_output=True, timeout=900, env=dict(os.environ, HOME=str(profile)))
+    return {name: (out / f"{name}.xlsx") if (out / f"{name}.xlsx").exists() else None for name in catalogue}
+
+
+def lo_shows(path: Path | None, view: LoView) -> tuple[object, str | None]:
+    if path is None:
+        return NOT_OPENED, None
+    wb = load_workbook(path, data_only=True)
+    if view.sheet not in wb.sheetnames:
+        return NO_SHEET, None
+    c = wb[view.sheet][view.cell]
+    return c.value, c.number_format
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", CASES)
+def test_libreoffice_shows(lo_views, reads, name):
+    """The record of what LibreOffice shows in the affected cell, and: accepted => the merged values
+    are LibreOffice's values (every input cell of every unit)."""
+    case = CASES[name]
+    value, fmt = lo_shows(lo_views[name], case.lo)
+    assert value == case.lo.value, f"LibreOffice shows {value!r} at {case.lo.sheet}!{case.lo.cell}"
+    if case.lo.number_format is not None:
+        assert fmt == case.lo.number_format
+    rf = reads[name].rf
+    if merged(rf):
+        assert lo_views[name] is not None, "accepted a file LibreOffice cannot open"
+        assert merged_values(rf) == sheet_values(lo_views[name])
+
+
+# -- .ods and .xls saves ------------------------------------------------------------------------------------
+
+SAVED_AS = {
+    # case: (--convert-to filter, suffix, expected code, words in the message)
+    "ods": ("ods", ".ods", "ods", ("ODS", "另存为", ".xlsx")),
+    "legacy-xls": ("xls:MS Excel 97", ".xls", "legacy-xls", (".xls", ".xlsx")),
+}
+
+
+@pytest.fixture(scope="module")
+def saved_as(hostile_kit, lo_convert, tmp_path_factory) -> dict[str, Path]:
+    out = {}
+    for case, (fmt, suffix, _, _) in SAVED_AS.items():
+        (made,) = lo_convert([hostile_kit.victim], fmt, tmp_path_factory.mktemp(case))
+        assert made.suffix == suffix
+        out[case] = made
+    return out
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("case", SAVED_AS)
+def test_saved_as_ods_or_xls(saved_as, case):
+    _, _, code, words = SAVED_AS[case]
+    read = read_bounded(saved_as[case])
+    assert not read.failure, read.failure
+    rf = read.rf
+    assert rf.status == "rejected", shown(rf)
+    assert [p.code for p in rf.errors][:1] == [code], shown(rf)
+    for w in words:
+        assert w in rf.errors[0].message, f"{w!r} not in {rf.errors[0].message!r}"
+
+
+@pytest.mark.libreoffice
+def test_saved_as_ods_in_batch(hostile_kit, saved_as, tmp_path):
+    folder = hostile_kit.batch(tmp_path / "returns")
+    shutil.copyfile(saved_as["ods"], folder / saved_as["ods"].name)
+    out = hf.check_batch(hostile_kit, folder)
+    hf.problem(out.record(saved_as["ods"].name), "ods", words=["ODS", ".xlsx"])
+
+
+# -- the edits really edit -------------------------------------------------------------------------------------
+
+
+def test_every_case_changes_the_file(hostile_kit, catalogue):
+    good = hostile_kit.victim.read_bytes()
+    assert len({p.read_bytes() for p in catalogue.values()} | {good}) == len(catalogue) + 1
