@@ -16,8 +16,6 @@ import weakref
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -570,8 +568,7 @@ def write_outputs(
 ) -> dict[str, Path]:
     """Write consolidated.xlsx and scores.csv atomically; refuse to overwrite without ``force``.
 
-    With ``workers`` > 1 the workbook's sheets are shared with ``workers`` - 1 forked
-    helpers, and the CSV is written by another while this process finishes the workbook.
+    With ``workers`` > 1 the CSV is written by a forked helper while this process writes the workbook.
     """
     from .report import plan_consolidated
     from .writer import write
@@ -586,14 +583,9 @@ def write_outputs(
     with (
         atomic_path(targets["csv"]) as tmp_csv,
         atomic_path(targets["workbook"]) as tmp_wb,
-        ExitStack() as helpers,
+        forked(partial(write_scores_csv, cons), 1 if workers > 1 else 0) as submit,
     ):
-        csv_done: list[Future] = []
-
-        def start_csv() -> None:  # once the workbook's helpers are done: their cores are free
-            submit = helpers.enter_context(forked(partial(write_scores_csv, cons), 1 if workers > 1 else 0))
-            csv_done.append(submit(tmp_csv))
-
-        write(plan, tmp_wb, workers=workers, sheets_done=start_csv)
-        csv_done[0].result()
+        csv_done = submit(tmp_csv)
+        write(plan, tmp_wb)
+        csv_done.result()
     return targets

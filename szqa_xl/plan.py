@@ -160,3 +160,6 @@ class Workbook:
     lock_structure: bool = True
     title: str = ""
     active: int = 0
+    large: bool = (
+        False  # rows written in order and flushed (XlsxWriter's constant_memory): merges within a row
+    )

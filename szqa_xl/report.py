@@ -73,7 +73,7 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
     Only one applicant sheet's plan exists at any moment, so memory does not grow
     with the number of applicants.
     """
-    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总", lock_structure=False)
+    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总", lock_structure=False, large=True)
     used = {"总览", "评审员", "回收情况", "来源", "说明"}
     keys = [tuple(r[g] for g in GROUP) for _, r in cons.applicants.iterrows()]
     names = _sheet_names(keys, used)

@@ -35,6 +35,7 @@ import openpyxl
 import openpyxl.xml
 import pandas as pd
 import pytest
+import xlsxwriter
 from openpyxl import load_workbook
 
 import szqa_xl.returns.isolation
@@ -1060,11 +1061,13 @@ def test_scores_csv_byte_identical_across_runs(mixed_returns, tmp_path):
 
 
 def _fail_save_midway(exc: BaseException):
-    def save(self, filename):
-        Path(filename).write_bytes(b"PK\x03\x04 half a workbook")
+    """XlsxWriter's close (where the package is assembled) leaves half a file, then fails."""
+
+    def close(self):
+        Path(self.filename).write_bytes(b"PK\x03\x04 half a workbook")
         raise exc
 
-    return save
+    return close
 
 
 @pytest.mark.parametrize("how", ["save-oserror", "save-interrupt", "render-raises", "csv-write-fails"])
@@ -1074,10 +1077,10 @@ def test_interrupted_run_leaves_no_partial_output(mixed_returns, tmp_path, monke
     expected: type[BaseException] = OSError
     if how == "save-oserror":
         monkeypatch.setattr(
-            openpyxl.Workbook, "save", _fail_save_midway(OSError(28, "No space left on device"))
+            xlsxwriter.Workbook, "close", _fail_save_midway(OSError(28, "No space left on device"))
         )
     elif how == "save-interrupt":
-        monkeypatch.setattr(openpyxl.Workbook, "save", _fail_save_midway(KeyboardInterrupt()))
+        monkeypatch.setattr(xlsxwriter.Workbook, "close", _fail_save_midway(KeyboardInterrupt()))
         expected = KeyboardInterrupt
     elif how == "render-raises":
         import szqa_xl.writer
