@@ -191,6 +191,10 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
     return sh
 
 
+COMMENT_WIDTHS = (7, 12, 44, 44, 24)
+"""Widths of the comment table's columns: unit, examiner, strengths, OFIs, evidence."""
+
+
 def _applicant_sheet(
     cons: Consolidation, key: tuple, name: str, tidy: dict[str, list], stats: dict[str, list]
 ) -> tuple[Sheet, str]:
@@ -322,11 +326,11 @@ def _applicant_sheet(
         a, b = first + idx[0], first + idx[-1]
         sh.put(f"D{rr}", f"=SUM({col['共识得分']}{a}:{col['共识得分']}{b})/C{rr}*100", "num", formula=True)
     prof_last = prof_first + len(std.categories) - 1
-    chart_col = column_letter(len(headers) + 2)
+    chart_row = prof_last + 2
     sh.charts.append(
         Chart(
             "bar",
-            f"{chart_col}4",
+            f"A{chart_row}",
             "类目得分率（共识，%）",
             f"'{name}'!$D${r}:$D${prof_last}",
             f"'{name}'!$B${prof_first}:$B${prof_last}",
@@ -338,7 +342,7 @@ def _applicant_sheet(
     sh.charts.append(
         Chart(
             "col",
-            f"{chart_col}20",
+            f"A{chart_row + 16}",
             "评审员分歧：各条目极差（分）",
             f"'{name}'!${col['极差(分)']}$4:${col['极差(分)']}${last}",
             f"'{name}'!$A${first}:$A${last}",
@@ -348,18 +352,17 @@ def _applicant_sheet(
         )
     )
 
-    # Strengths and OFIs, per unit, with their examiner: three merged spans under the table.
-    r = prof_last + 2
-    n_cols = len(headers)
-    cut1, cut2 = 3 + (n_cols - 2) * 2 // 5, 3 + (n_cols - 2) * 4 // 5
-    spans = [(3, cut1 - 1), (cut1, cut2 - 1), (cut2, n_cols)]
-    span_width = [sum(widths[a - 1 : b]) for a, b in spans]
-    sh.put(f"A{r}", "编号", "header")
-    sh.put(f"B{r}", "评审员", "header")
-    for (a, b), h in zip(spans, ("优势", "改进机会", "佐证材料/页码"), strict=True):
-        sh.put(f"{column_letter(a)}{r}", h, "header")
-        sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
-    r += 1
+    # Strengths and OFIs, per unit, with their examiner: a table of its own columns to the right of the
+    # scores (one wide cell per text, no merged spans), its header on the frozen header row.
+    c0 = len(headers) + 2
+    comment_cols = [column_letter(c0 + k) for k in range(5)]
+    for letter, h, w in zip(
+        comment_cols, ("编号", "评审员", "优势", "改进机会", "佐证材料/页码"), COMMENT_WIDTHS, strict=True
+    ):
+        sh.put(f"{letter}4", h, "header")
+        sh.col_widths[letter] = w
+    code_col, who_col, text_cols = comment_cols[0], comment_cols[1], comment_cols[2:]
+    r = first
     comments: dict[str, list] = {}
     texts = cons.comments.of_files(tidy["file_no"])
     for f, u, e, en in zip(
@@ -372,13 +375,12 @@ def _applicant_sheet(
         for examiner_id, examiner_name, found in comments.get(unit.code, []):
             parts = [split_for_cells(cell_text(str(v or ""))) for v in found]
             for k in range(max(len(p) for p in parts)):
-                sh.put(f"A{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
-                sh.put(f"B{r}", cell_text(f"{examiner_id} {examiner_name}"), "text")
-                height = 18.0
-                for (a, b), p, w in zip(spans, parts, span_width, strict=True):
+                sh.put(f"{code_col}{r}", unit.code if k == 0 else f"{unit.code}（续）", "center")
+                sh.put(f"{who_col}{r}", cell_text(f"{examiner_id} {examiner_name}"), "text")
+                height = max(18.0, sh.row_heights.get(r, 0.0))
+                for letter, p, w in zip(text_cols, parts, COMMENT_WIDTHS[2:], strict=True):
                     text = p[k] if k < len(p) else ""
-                    sh.put(f"{column_letter(a)}{r}", text, "text")
-                    sh.merges.append(f"{column_letter(a)}{r}:{column_letter(b)}{r}")
+                    sh.put(f"{letter}{r}", text, "text")
                     height = max(height, text_height(text, w))
                 sh.row_heights[r] = min(409.0, height)
                 r += 1
