@@ -238,3 +238,19 @@ def test_demo_produces_consolidated_outputs(tmp_path: Path) -> None:
     again = runner.invoke(app, ["demo", "--out", str(out)])  # not empty: refused
     assert again.exit_code == 2
     shutil.rmtree(out)
+
+
+def test_outputs_get_the_users_umask(tmp_path, monkeypatch):
+    """consolidated.xlsx and scores.csv are made under temporary names by mkstemp (mode 0600) and
+    renamed into place: they must end up with the mode any other file of the user gets."""
+    import os
+    import stat
+
+    from szqa_xl.atomic import write_text
+
+    old = os.umask(0o027)
+    try:
+        write_text(tmp_path / "a.csv", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.csv").stat().st_mode) == 0o640
