@@ -69,6 +69,7 @@ class Cell(NamedTuple):
     value: Any
     style: str | None = None
     formula: bool = False  # only then may a string starting with "=" become a formula
+    array: bool = False  # a dynamic-array formula (spills in Excel 365), with ``formula``
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,17 @@ class Chart:
     height_cm: float = 8
 
 
+@dataclass(frozen=True)
+class Button:
+    """A form-control button that runs a macro of the workbook's VBA project."""
+
+    cell: str
+    caption: str
+    macro: str
+    width_px: int = 120
+    height_px: int = 30
+
+
 @dataclass
 class Sheet:
     title: str
@@ -124,6 +136,8 @@ class Sheet:
     print_title_rows: str | None = None
     tab_color: str | None = None
     hidden_cols: list[str] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    vba_name: str | None = None  # the sheet's code name in a macro-enabled workbook
     rows_in_order: bool = False  # cells come row by row (may be an iterator): the writer streams them
 
     def put(self, ref: str, value: Any, style: str | None = None, formula: bool = False) -> None:
@@ -160,6 +174,9 @@ class Workbook:
     lock_structure: bool = True
     title: str = ""
     active: int = 0
-    large: bool = (
-        False  # rows written in order and flushed (XlsxWriter's constant_memory): merges within a row
-    )
+    # large: rows written in order and flushed (XlsxWriter's constant_memory); merges within a row
+    large: bool = False
+    vba_project: str | None = None  # path of a vbaProject.bin to embed, byte for byte (an .xlsm)
+    vba_name: str | None = None  # the workbook's code name in its VBA project
+    custom_properties: dict[str, str] = field(default_factory=dict)
+    created: Any = None  # a fixed creation time (datetime) for a reproducible file; None: now

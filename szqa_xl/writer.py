@@ -21,6 +21,7 @@ import datetime
 import io
 import math
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -95,6 +96,10 @@ def _write_cell(ws, row: int, col: int, cell: PlanCell, fmt) -> None:
     value = cell.value
     where = f"{ws.name}!{cell.ref}"
     if isinstance(value, str):
+        if cell.formula and cell.array:
+            where_ = f"the formula in {where}"
+            _check(ws.write_dynamic_array_formula(row, col, row, col, value, fmt, ""), where_)
+            return
         if cell.formula:
             _check(ws.write_formula(row, col, value, fmt, ""), f"the formula in {where}")
             return
@@ -195,6 +200,11 @@ def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -
         _check(ws.conditional_format(first, opts), f"a conditional format on {sp.title}!{cf.sqref}")
     for ch in sp.charts:
         ws.insert_chart(ch.anchor, _chart(wb, ch))
+    for b in sp.buttons:
+        opts = {"caption": b.caption, "macro": b.macro, "width": b.width_px, "height": b.height_px}
+        _check(ws.insert_button(b.cell, opts), f"the button at {sp.title}!{b.cell}")
+    if sp.vba_name:
+        ws.set_vba_name(sp.vba_name)
     if sp.freeze:
         ws.freeze_panes(sp.freeze)
     if sp.state == "hidden":
@@ -329,8 +339,12 @@ def write(
             "strings_to_formulas": False,
             "strings_to_urls": False,
         }
-        target = Path(tmp) / "book.xlsx" if plan.lock_structure else path
+        suffix = ".xlsm" if plan.vba_project else ".xlsx"  # XlsxWriter names the package by its extension
+        target = Path(tmp) / f"book{suffix}" if plan.lock_structure or plan.vba_project else path
         wb = xlsxwriter.Workbook(str(target), options)
+        if plan.vba_project:
+            _check(wb.add_vba_project(plan.vba_project), f"the VBA project {plan.vba_project}")
+            wb.set_vba_name(plan.vba_name)
         formats = {name: wb.add_format(_format_options(style)) for name, style in plan.styles.items()}
         dxfs: dict = {}
         plain = wb.add_format()
@@ -353,7 +367,12 @@ def write(
                 visible.append(i)
         for name, ref in plan.names.items():
             _check(wb.define_name(name, "=" + ref), f"the defined name {name}")
-        wb.set_properties({"title": plan.title, "author": "szqa-xl"})
+        properties = {"title": plan.title, "author": "szqa-xl"}
+        if plan.created is not None:
+            properties["created"] = plan.created
+        wb.set_properties(properties)
+        for key, value in plan.custom_properties.items():
+            _check(wb.set_custom_property(key, value), f"the document property {key}")
         active = plan.active if plan.active in visible else visible[0]
         worksheets[active].activate()
         if sheets_done is not None:
@@ -361,6 +380,8 @@ def write(
         wb.close()
         if plan.lock_structure:
             lock_structure(target, path)
+        elif target != path:
+            shutil.move(target, path)
 
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
