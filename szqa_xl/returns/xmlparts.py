@@ -72,27 +72,43 @@ class _Refused(Exception):
     pass
 
 
+class _RootReached(Exception):
+    pass
+
+
 def _refuse(*_args: object) -> None:
     raise _Refused
+
+
+def _root_reached(*_args: object) -> None:
+    raise _RootReached
 
 
 def root_of(data: bytes, part: str) -> Element:
     """The whole part as a tree, parsed by expat with DTDs and entity declarations refused.
 
-    Two passes, both expat: the first, with handlers only for a DOCTYPE, an
-    entity declaration or an external reference, refuses any of them (so no
-    entity is ever expanded); the second builds the tree in C (ElementTree's
-    accelerated parser).  defusedxml's parser would do the same in one pure
-    Python pass, ten times slower.  The code that walks the tree descends only
-    the few levels a spreadsheet part has, so no nesting depth can make it recurse.
+    Two passes, both expat.  The first reads the prolog: a DOCTYPE (the only
+    place entity declarations can be) is refused there, and the pass stops at
+    the root element's start tag, since XML allows a document type declaration
+    nowhere after it (one that came later would make the document not
+    well-formed, which the second pass reports).  So no entity is ever
+    declared, let alone expanded.  The second pass builds the tree in C
+    (ElementTree's accelerated parser); defusedxml's parser would do the same
+    in one pure Python pass, ten times slower.  The code that walks the tree
+    descends only the few levels a spreadsheet part has, so no nesting depth
+    can make it recurse.
     """
     guard = expat.ParserCreate()
     guard.StartDoctypeDeclHandler = _refuse
     guard.EntityDeclHandler = _refuse
     guard.ExternalEntityRefHandler = _refuse
     guard.NotationDeclHandler = _refuse
+    guard.StartElementHandler = _root_reached
     try:
-        guard.Parse(data, True)
+        try:
+            guard.Parse(data, True)
+        except _RootReached:
+            pass
         return fromstring(data)
     except _Refused as exc:
         raise XmlProblem("dtd", f"{part} 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝") from exc
