@@ -84,6 +84,7 @@ class Validation:
     error_title: str = "输入无效"
     error: str = "请从下拉列表中选择。"
     allow_blank: bool = True
+    show_error: bool = True  # False: the list only suggests, any other entry is accepted
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,34 @@
-"""The secretariat workbook (``workbook/szqa_secretariat.xlsm``) and what its buttons run.
+"""The secretariat workbook (``workbook/szqa_secretariat.xlsm``) and the steps its 运行 button runs.
 
-The workbook is built from the xlwings standalone quickstart template copied into
-``szqa_xl/data/xlwings_quickstart.xlsm`` (see :data:`TEMPLATE_SOURCE`), whose
-``xl/vbaProject.bin`` holds the xlwings VBA module (``RunPython``, ``ImportPythonUDFs``)
-and is carried over byte for byte.  openpyxl adds the sheets:
+The workbook embeds ``xl/vbaProject.bin`` of the xlwings standalone quickstart template
+(copied into ``szqa_xl/data/xlwings_quickstart.xlsm``, see :data:`TEMPLATE_SOURCE`) byte for
+byte: the xlwings VBA module (``RunPython``, ``ImportPythonUDFs``) and ``Module1.SampleCall``,
+which runs ``import <workbook name>; <workbook name>.main()``.  So a workbook named
+``szqa_secretariat.xlsm`` calls :func:`szqa_secretariat.main`, and no VBA of ours exists.
+
+The workbook is a :mod:`szqa_xl.plan` rendered by :mod:`szqa_xl.writer` (XlsxWriter):
 
 * 说明 — how to set it up on Windows (Chinese);
-* 控制 — the parameters of the buttons, as named cells (:data:`CONTROL_FIELDS`);
+* 控制 — the step to run (a dropdown of :func:`action_labels`, named ``szqa_action``), the
+  form-control button 运行 assigned to ``SampleCall``, and the steps' parameters as named
+  cells (:data:`CONTROL_FIELDS`);
 * 示例 — the UDFs of :mod:`szqa_xl.udfs` over a small realistic table;
 * 汇总数据 — ``szqa_consolidate`` as a spilling dynamic array;
 * xlwings.conf — the settings xlwings reads (``UDF Modules`` = ``szqa_xl.udfs``).
 
-The build is deterministic (fixed dates, fixed zip timestamps) so a test can check that
-the committed file is current.  The macros (:func:`run_action`) are plain Python over a
-:class:`Control` read from the named cells, so they are tested without Excel.
+The build is deterministic (a fixed creation date; XlsxWriter fixes the zip timestamps), so a
+test can check that the committed file is current.  The steps (:data:`ACTIONS`) are plain
+Python over a :class:`Control` read from the named cells, and :func:`run_in_book` takes any
+object shaped like an xlwings ``Book``, so all of it is tested without Excel.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ from pathlib import Path
 
 from szqa_xl.converters import (
     InputError,
+    error_text,
     parse_bool,
     parse_float,
     parse_int,
@@ -47,11 +54,14 @@ TEMPLATE_SOURCE = f"xlwings {TEMPLATE_XLWINGS_VERSION} xlwings/quickstart_standa
 """Where TEMPLATE came from: ``xlwings quickstart --standalone`` copies this very file."""
 TEMPLATE_SHA256 = "9234980238cfa47783cd4ed679eb4eee385cbfb075fef9f64a5a3fb6f90d62d5"
 VBA_PART = "xl/vbaProject.bin"
+RUN_MACRO = "SampleCall"
+"""The template's ``Module1.SampleCall``: ``RunPython "import <workbook name>; <workbook name>.main()"``."""
+WORKBOOK_CODE_NAME = "ThisWorkbook"
+WORKBOOK_FILE = "szqa_secretariat.xlsm"
+ENTRY_MODULE = "szqa_secretariat"
+"""The module SampleCall imports: the workbook's file name without its extension."""
 
 FIXED_DATE = datetime(2025, 1, 1, 0, 0, 0)
-FIXED_W3CDTF = "2025-01-01T00:00:00Z"
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-FONT_NAME = "等线"
 
 # -- sheet names and named cells ---------------------------------------------------------
 
@@ -60,7 +70,13 @@ SHEET_CONTROL = "控制"
 SHEET_EXAMPLE = "示例"
 SHEET_DATA = "汇总数据"
 SHEET_CONF = "xlwings.conf"
+SHEET_CODE_NAMES = {SHEET_HELP: "Sheet1", SHEET_CONF: "Sheet2"}
+"""The template's document modules ``Sheet1`` and ``Sheet2`` (besides ``ThisWorkbook``) stay bound
+to what were its sheets ``Sheet1`` and ``_xlwings.conf``; the other sheets get the next free code
+names, for which Excel adds empty document modules."""
 
+ACTION_NAME = "szqa_action"
+ACTION_CELL = "B3"
 STATUS_NAME = "szqa_status"
 REFRESH_NAME = "szqa_refresh"
 WORKBOOK_DIR_NAME = "szqa_workbook_dir"
@@ -122,7 +138,7 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         WORKBOOK_DIR_FORMULA,
         "自动；上面的相对路径都从这里算起（保存后才有值）",
     ),
-    ControlField(STATUS_NAME, "上次运行结果", None, "按钮运行后在此显示结果"),
+    ControlField(STATUS_NAME, "上次运行结果", None, "点击「运行」后在此显示结果"),
 )
 CONTROL_FIRST_ROW = 5  # row of the first field; label in A, value in B, note in C
 
@@ -246,7 +262,7 @@ def run_consolidate(control: Control, workers: int = 2) -> str:
 
 
 def open_output(control: Control) -> str:
-    """「打开汇总文件夹」 in Explorer (Finder, or the desktop's file manager elsewhere)."""
+    """「打开输出文件夹」: the consolidated output folder in Explorer (Finder, or the desktop's file manager)."""
     folder = control.output_dir
     if folder is None:
         raise InputError("请在「控制」表填写汇总输出文件夹")
@@ -259,22 +275,85 @@ def open_output(control: Control) -> str:
     return ""
 
 
-ACTIONS: dict[str, Callable[[Control], str]] = {
-    "generate": run_generate,
-    "consolidate": run_consolidate,
-    "open_output": open_output,
+@dataclass(frozen=True)
+class Action:
+    """A step the 运行 button can run: its text in the 控制 sheet's dropdown and what it does."""
+
+    label: str
+    run: Callable[[Control], str]
+
+
+ACTIONS: dict[str, Action] = {
+    "generate": Action("生成评分表", run_generate),
+    "consolidate": Action("汇总回收文件", run_consolidate),
+    "open_output": Action("打开输出文件夹", open_output),
 }
+"""Every step, in dropdown order; a new step is one entry here (then ``szqa build-workbooks``)."""
+
+
+def action_labels() -> tuple[str, ...]:
+    """The steps as the dropdown lists them, which are exactly the steps :func:`run_in_book` knows."""
+    return tuple(a.label for a in ACTIONS.values())
+
+
+def action_for(label: object) -> str:
+    """The key in :data:`ACTIONS` of a step chosen in the dropdown."""
+    text = "" if label is None else str(label).strip()
+    for key, a in ACTIONS.items():
+        if a.label == text:
+            return key
+    choices = "、".join(action_labels())
+    if not text:
+        raise InputError(f"请在「控制」表 {ACTION_CELL} 选择要运行的步骤（{choices}）")
+    raise InputError(f"「控制」表 {ACTION_CELL} 的“{text}”不是可运行的步骤；请从下拉列表选择：{choices}")
 
 
 def run_action(action: str, control: Control) -> str:
-    return ACTIONS[action](control)
+    return ACTIONS[action].run(control)
+
+
+ALERT_TITLE = "深圳市市长质量奖评审"
+
+
+def run_in_book(book, action: str | None = None) -> str:
+    """Run one step for a workbook and report it there, as the 运行 button does.
+
+    ``book`` is an xlwings ``Book`` (or any object with its ``names(name).refers_to_range.value``,
+    ``fullname`` and ``app.alert``).  The step is ``action`` (a key of :data:`ACTIONS`) or, by
+    default, the one chosen in ``szqa_action``; its parameters are the 控制 sheet's named cells,
+    relative paths taken from the workbook's folder.  Every failure becomes the message: it is
+    written to ``szqa_status``, shown in a message box, and returned.
+    """
+
+    def get(name: str) -> object:
+        return book.names(name).refers_to_range.value
+
+    try:
+        key = action if action is not None else action_for(get(ACTION_NAME))
+        control = read_control(get, base_dir=_book_folder(book.fullname))
+        message = run_action(key, control)
+    except Exception as exc:  # the clerk sees every failure, in the status cell and a message box
+        message = error_text(exc)
+    try:
+        book.names(STATUS_NAME).refers_to_range.value = message
+    except Exception:  # a renamed status cell must not hide the message
+        pass
+    if message:
+        book.app.alert(message, title=ALERT_TITLE)
+    return message
+
+
+def _book_folder(fullname: object) -> Path | None:
+    """The folder of a saved workbook; None for one never saved (its name has no folder)."""
+    path = Path(str(fullname or ""))
+    return path.parent if path.is_absolute() else None
 
 
 def _stamp() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M")
 
 
-# -- building the workbook ----------------------------------------------------------------
+# -- the workbook's contents --------------------------------------------------------------
 
 CONF_ROWS: tuple[tuple[str, object, str], ...] = (
     (
@@ -301,52 +380,60 @@ CONF_HELP = (
     f"本工作簿的 VBA 部分来自 {TEMPLATE_SOURCE}，须与电脑上安装的 xlwings {TEMPLATE_XLWINGS_VERSION} 版本一致。",
 )
 
-HELP_LINES: tuple[str, ...] = (
-    "深圳市市长质量奖 · 评审秘书处工作簿",
-    "",
-    "本工作簿用 Python（szqa-xl 与 xlwings）生成评分表、汇总回收文件，并提供评分计算函数。",
-    "只在 Windows 版 Excel（Microsoft 365 或 Excel 2021 及以上）中使用；WPS 和 LibreOffice 不能运行其中的宏和函数。",
-    "",
-    "一、安装（每台电脑一次）",
-    "1. 安装 Python 3.11 或以上（python.org 下载 Windows 安装程序，勾选“Add python.exe to PATH”）。",
-    "2. 打开“命令提示符”，建立虚拟环境：py -3.11 -m venv C:\\szqa\\.venv",
-    f'3. 安装：C:\\szqa\\.venv\\Scripts\\pip install szqa-xl "xlwings=={TEMPLATE_XLWINGS_VERSION}"'
-    "（或安装秘书处提供的 .whl 文件；xlwings 版本必须与本工作簿一致）。",
-    "4. （可选）安装 xlwings 加载项：C:\\szqa\\.venv\\Scripts\\xlwings addin install，Excel 中会出现 xlwings 选项卡。",
-    "5. Excel：文件 → 选项 → 信任中心 → 信任中心设置 → 宏设置：勾选“信任对 VBA 工程对象模型的访问”（导入函数时需要）。",
-    "6. 若本文件来自网络或邮件：在资源管理器中右键本文件 → 属性 → 勾选“解除锁定”，否则 Excel 会阻止宏。",
-    "",
-    "二、设置本工作簿",
-    "7. 打开本工作簿，点击“启用内容”。",
-    "8. 在「xlwings.conf」表的 B1（Interpreter_Win）填写：C:\\szqa\\.venv\\Scripts\\pythonw.exe（按实际路径）。",
-    "9. 导入函数：按 Alt+F8，选择 ImportPythonUDFs 并运行（装了加载项也可点 xlwings 选项卡 → Import Functions）；"
-    "然后按 Ctrl+Alt+F9 重新计算。「示例」表中的 #NAME? 会变成计算结果。",
-    "10. 导入按钮宏：按 Alt+F11 打开 VBA 编辑器 → 文件 → 导入文件 → 选择 macros\\szqa_buttons.bas。",
-    "11. 添加按钮：开发工具 → 插入 → 按钮（窗体控件），分别指定宏 SzqaGenerate（生成评分表）、"
-    "SzqaConsolidate（汇总回收文件）、SzqaOpenOutput（打开汇总文件夹）。没有“开发工具”选项卡时："
-    "文件 → 选项 → 自定义功能区 → 勾选“开发工具”。",
-    "12. 另存为 .xlsm（启用宏的工作簿）。",
-    "",
-    "三、使用",
-    "13. 在「控制」表填写名单文件、评审年度、各文件夹（相对路径从本工作簿所在文件夹算起）。",
-    "14. 生成评分表 → 把评分表发给评审员 → 把交回的文件放进回收文件夹 → 汇总回收文件 → 打开汇总文件夹。",
-    "15. 「汇总数据」表用 szqa_consolidate 函数列出全部评分（与 scores.csv 相同）；改变「控制」表的“刷新汇总数据”即重新读取。",
-    "",
-    "四、Excel 函数",
-    "szqa_weighted_total(分值区域, 得分率区域[, 奖项类别])：加权总分；有空白时显示“未完成（已评 n/m）”。",
-    "szqa_band(得分率, 奖项类别, 过程/结果[, TRUE])：得分率所在区间；第四个参数为 TRUE 时在共享边界列出两个区间。",
-    "szqa_consensus(一行得分率[, 奖项类别])：中位数取到最近的网格值，作为默认共识得分率。",
-    "szqa_spread(一行得分率, 奖项类别, 过程/结果)：最低与最高得分率相隔几个区间。",
-    "szqa_consolidate(回收文件夹[, 发放清单, 年度, 刷新, 起始文件夹])：回收文件汇总表（动态数组）。",
-    "输入有误时函数显示以“错误：”开头的说明，而不是 Excel 错误值。",
-    "",
-    "五、排查",
-    "· “Could not load xlwings64-….dll”：Interpreter_Win 路径不对，或安装的 xlwings 版本与本工作簿不一致。",
-    "· #NAME?：尚未导入函数（第 9 步），或导入后未重新计算。",
-    "· 按钮无反应：检查宏是否被禁用（第 6、7 步）；在「xlwings.conf」表把 Show Console 改为 TRUE 查看出错信息。",
-    "",
-    f"模板：{TEMPLATE_SOURCE}（sha256 {TEMPLATE_SHA256[:16]}…）。本工作簿由 szqa build-workbooks 生成，请勿手工修改后提交。",
-)
+
+def help_lines() -> tuple[str, ...]:
+    """The 说明 sheet, one line per row (a heading starts with 一、二、…)."""
+    steps = " / ".join(action_labels())
+    return (
+        "深圳市市长质量奖 · 评审秘书处工作簿",
+        "",
+        "本工作簿用 Python（szqa-xl 与 xlwings）生成评分表、汇总回收文件，并提供评分计算函数。",
+        "只在 Windows 版 Excel（Microsoft 365 或 Excel 2021 及以上）中使用；WPS 和 LibreOffice 不能运行其中的宏和函数。",
+        "",
+        "一、安装（每台电脑一次）",
+        "1. 安装 Python 3.11 或以上（python.org 下载 Windows 安装程序，勾选“Add python.exe to PATH”）。",
+        "2. 打开“命令提示符”，建立虚拟环境：py -3.11 -m venv C:\\szqa\\.venv",
+        f'3. 安装：C:\\szqa\\.venv\\Scripts\\pip install szqa-xl "xlwings=={TEMPLATE_XLWINGS_VERSION}"'
+        "（或安装秘书处提供的 .whl 文件；xlwings 版本必须与本工作簿一致）。",
+        "4. （可选）安装 xlwings 加载项：C:\\szqa\\.venv\\Scripts\\xlwings addin install，Excel 中会出现 xlwings 选项卡。",
+        "5. Excel：文件 → 选项 → 信任中心 → 信任中心设置 → 宏设置：勾选“信任对 VBA 工程对象模型的访问”（导入函数时需要）。",
+        "6. 若本文件来自网络或邮件：在资源管理器中右键本文件 → 属性 → 勾选“解除锁定”，否则 Excel 会阻止宏。",
+        "",
+        "二、设置本工作簿",
+        f"7. 文件名必须保持 {WORKBOOK_FILE}（不要改名，也不要用“副本”“(1)”之类的文件名）："
+        f"「运行」按钮按文件名调用 Python 模块 {ENTRY_MODULE}。",
+        "8. 打开本工作簿，点击“启用内容”。无需导入任何 VBA 代码，也无需自己添加按钮。",
+        "9. 在「xlwings.conf」表的 B1（Interpreter_Win）填写：C:\\szqa\\.venv\\Scripts\\pythonw.exe（按实际路径）。",
+        "10. 导入函数：按 Alt+F8，选择 ImportPythonUDFs 并运行（装了加载项也可点 xlwings 选项卡 → Import Functions）；"
+        "然后按 Ctrl+Alt+F9 重新计算。「示例」表中的 #NAME? 会变成计算结果。只用「运行」按钮时可跳过此步。",
+        "11. 保存（保持 .xlsm 格式，即“启用宏的工作簿”）。",
+        "",
+        "三、使用",
+        "12. 在「控制」表填写名单文件、评审年度、各文件夹（相对路径从本工作簿所在文件夹算起）。",
+        f"13. 在「控制」表 {ACTION_CELL} 的下拉列表中选择要运行的步骤（{steps}），点击「运行」按钮；"
+        "结果显示在“上次运行结果”，并弹出提示。",
+        "14. 顺序：生成评分表 → 把评分表发给评审员 → 把交回的文件放进回收文件夹 → 汇总回收文件 → 打开输出文件夹。",
+        "15. 「汇总数据」表用 szqa_consolidate 函数列出全部评分（与 scores.csv 相同）；改变「控制」表的“刷新汇总数据”即重新读取。",
+        "",
+        "四、Excel 函数",
+        "szqa_weighted_total(分值区域, 得分率区域[, 奖项类别])：加权总分；有空白时显示“未完成（已评 n/m）”。",
+        "szqa_band(得分率, 奖项类别, 过程/结果[, TRUE])：得分率所在区间；第四个参数为 TRUE 时在共享边界列出两个区间。",
+        "szqa_consensus(一行得分率[, 奖项类别])：中位数取到最近的网格值，作为默认共识得分率。",
+        "szqa_spread(一行得分率, 奖项类别, 过程/结果)：最低与最高得分率相隔几个区间。",
+        "szqa_consolidate(回收文件夹[, 发放清单, 年度, 刷新, 起始文件夹])：回收文件汇总表（动态数组）。",
+        "输入有误时函数显示以“错误：”开头的说明，而不是 Excel 错误值。",
+        "",
+        "五、排查",
+        "· “Could not load xlwings64-….dll”：Interpreter_Win 路径不对，或安装的 xlwings 版本与本工作簿不一致。",
+        f"· “No module named '{ENTRY_MODULE}'”或“invalid syntax”：文件名被改动（第 7 步），"
+        "或 Interpreter_Win 指向的环境中没有安装 szqa-xl。",
+        "· #NAME?：尚未导入函数（第 10 步），或导入后未重新计算。",
+        "· 「运行」无反应：检查宏是否被禁用（第 6、8 步）；在「xlwings.conf」表把 Show Console 改为 TRUE 查看出错信息。",
+        "",
+        f"模板：{TEMPLATE_SOURCE}（sha256 {TEMPLATE_SHA256[:16]}…），VBA 部分原样保留（「运行」按钮调用其中的 {RUN_MACRO}）。"
+        "本工作簿由 szqa build-workbooks 生成，请勿手工修改后提交。",
+    )
+
 
 # The example: economic category, one applicant, five examiners (E01–E05).  E03 left two
 # units blank (so the total reads 未完成), unit 2.3 shows a real disagreement.
@@ -373,160 +460,154 @@ EXAMPLE_PCTS: dict[str, tuple[int | None, ...]] = {
     "6.3": (55, 60, 55, 65, 50),
 }
 EXAMPLE_FIRST_ROW = 3
-EXAMPLE_CHECKS: tuple[tuple[str, object, str], ...] = (
-    ("文字“80%”", "80%", '=szqa_band({v},"经济类","过程")'),
-    ("百分比格式的 0.85", 0.85, '=szqa_band({v},"经济类","结果")'),
-    ("非网格值 42", 42, '=szqa_band({v},"经济类","过程")'),
-    ("文化类共享边界 20", 20, '=szqa_band({v},"文化类","过程",TRUE)'),
-    ("指南类型写错", 60, '=szqa_band({v},"经济类","过程类别")'),
-    ("奖项类别写错", 60, '=szqa_band({v},"金融类","过程")'),
+
+
+@dataclass(frozen=True)
+class BandCheck:
+    """A row of 示例's input checks: ``=szqa_band(value, award, kind[, TRUE])`` and its result."""
+
+    label: str
+    value: object
+    award: str
+    kind: str
+    all_bands: bool = False
+
+    def formula(self, ref: str) -> str:
+        return f'=szqa_band({ref},"{self.award}","{self.kind}"{",TRUE" if self.all_bands else ""})'
+
+    def expected(self) -> object:
+        from szqa_xl import udfs
+
+        return udfs.szqa_band(self.value, self.award, self.kind, self.all_bands)
+
+
+EXAMPLE_CHECKS: tuple[BandCheck, ...] = (
+    BandCheck("文字“80%”", "80%", "经济类", "过程"),
+    BandCheck("百分比格式的 0.85", 0.85, "经济类", "结果"),
+    BandCheck("非网格值 42", 42, "经济类", "过程"),
+    BandCheck("文化类共享边界 20", 20, "文化类", "过程", all_bands=True),
+    BandCheck("指南类型写错", 60, "经济类", "过程类别"),
+    BandCheck("奖项类别写错", 60, "金融类", "过程"),
 )
 DATA_FORMULA = (
     f"=szqa_consolidate(szqa_returns_dir,szqa_manifest,szqa_year,{REFRESH_NAME},{WORKBOOK_DIR_NAME})"
 )
 DATA_ANCHOR = "A4"
 
-DYNAMIC_ARRAY_METADATA = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<metadata xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    'xmlns:xda="http://schemas.microsoft.com/office/spreadsheetml/2017/dynamicarray">'
-    '<metadataTypes count="1"><metadataType name="XLDAPR" minSupportedVersion="120000" copy="1" '
-    'pasteAll="1" pasteValues="1" merge="1" splitFirst="1" rowColShift="1" clearFormats="1" '
-    'clearComments="1" assign="1" coerce="1" cellMeta="1"/></metadataTypes>'
-    '<futureMetadata name="XLDAPR" count="1"><bk><extLst><ext uri="{bdbb8cdc-fa1e-496e-a857-3c3f30c029c3}">'
-    '<xda:dynamicArrayProperties fDynamic="1" fCollapsed="0"/></ext></extLst></bk></futureMetadata>'
-    '<cellMetadata count="1"><bk><rc t="1" v="0"/></bk></cellMetadata></metadata>'
-)
-"""Cell metadata Excel writes for a dynamic-array formula; without it Excel 365 would show
-``=@szqa_consolidate(…)`` and not spill."""
+RUN_BUTTON_CAPTION = "运行"
+RUN_BUTTON_CELL = "C3"
 
 
 def template_sha256() -> str:
     return hashlib.sha256(TEMPLATE.read_bytes()).hexdigest()
 
 
-def build_secretariat_workbook(path) -> Path:
-    """Write the secretariat workbook to ``path`` (deterministically) and return the path."""
-    from openpyxl import load_workbook
-
-    from szqa_xl.atomic import atomic_path
-
-    path = Path(path)
-    if template_sha256() != TEMPLATE_SHA256:
-        raise RuntimeError(f"{TEMPLATE} is not the recorded {TEMPLATE_SOURCE} (sha256 differs)")
-    wb = load_workbook(TEMPLATE, keep_vba=True)
-    help_ws = wb["Sheet1"]
-    help_ws.title = SHEET_HELP
-    conf_ws = wb["_xlwings.conf"]
-    conf_ws.title = SHEET_CONF
-    _fill_help(help_ws)
-    _fill_control(wb.create_sheet(SHEET_CONTROL, 1))
-    _fill_example(wb.create_sheet(SHEET_EXAMPLE, 2))
-    _fill_data(wb.create_sheet(SHEET_DATA, 3))
-    _fill_conf(conf_ws)
-    for title in (SHEET_CONTROL, SHEET_EXAMPLE, SHEET_DATA):
-        _fit_to_page_width(wb[title])
-    wb.active = 0
-    _set_properties(wb)
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-        _finalise(tmp, {SHEET_DATA: [DATA_ANCHOR]})
-    return path
+# -- the plan -------------------------------------------------------------------------------
 
 
-# -- sheet contents ---------------------------------------------------------------------
+def _styles() -> dict:
+    from szqa_xl.plan import Style
 
-
-def _styles():
-    from openpyxl.styles import Alignment, Font, PatternFill
-
+    head, inp, calc, note = "D9E1F2", "FFF2CC", "E2EFDA", "595959"
     return {
-        "title": Font(name=FONT_NAME, bold=True, size=14, color="1F3864"),
-        "bold": Font(name=FONT_NAME, bold=True),
-        "normal": Font(name=FONT_NAME),
-        "note": Font(name=FONT_NAME, color="595959", size=10),
-        "head_fill": PatternFill("solid", fgColor="D9E1F2"),
-        "input_fill": PatternFill("solid", fgColor="FFF2CC"),
-        "calc_fill": PatternFill("solid", fgColor="E2EFDA"),
-        "wrap": Alignment(wrap_text=True, vertical="top"),
-        "value": Alignment(wrap_text=True, vertical="top", horizontal="left"),
-        "center": Alignment(horizontal="center", vertical="center"),
+        "title": Style(bold=True, size=14, color="1F3864"),
+        "title_wrap": Style(bold=True, size=14, color="1F3864", wrap=True),
+        "heading": Style(bold=True, size=11, wrap=True),
+        "text": Style(size=11, wrap=True),
+        "bold": Style(bold=True, size=11),
+        "normal": Style(size=11),
+        "note": Style(size=10, color=note),
+        "note_wrap": Style(size=10, color=note, wrap=True),
+        "head": Style(bold=True, size=11, fill=head),
+        "head_center": Style(bold=True, size=11, fill=head, halign="center", valign="center"),
+        "input": Style(size=11, fill=inp),
+        "input_pct": Style(size=11, fill=inp, number_format="0%"),
+        "input_value": Style(size=11, fill=inp, wrap=True, halign="left"),
+        "calc": Style(size=11, fill=calc),
+        "calc_value": Style(size=11, fill=calc, wrap=True, halign="left"),
     }
 
 
-def _fill_help(ws) -> None:
-    st = _styles()
-    for r, line in enumerate(HELP_LINES, start=1):
-        cell = ws.cell(r, 1, line or None)
-        cell.alignment = st["wrap"]
-        is_heading = r == 1 or re.match(r"^[一二三四五六七八九十]、", line)
-        cell.font = st["title"] if r == 1 else st["bold"] if is_heading else st["normal"]
-    ws.column_dimensions["A"].width = 120
-    ws.sheet_view.showGridLines = False
+def _is_heading(line: str) -> bool:
+    return len(line) > 1 and line[0] in "一二三四五六七八九十" and line[1] == "、"
 
 
-def _fill_control(ws) -> None:
-    from openpyxl.workbook.defined_name import DefinedName
-    from openpyxl.worksheet.datavalidation import DataValidation
+def _help_sheet():
+    from szqa_xl.plan import Cell, Sheet
 
-    st = _styles()
-    ws["A1"] = "评审秘书处 · 控制面板"
-    ws["A1"].font = st["title"]
-    ws["A2"] = (
-        "按钮（生成评分表 / 汇总回收文件 / 打开汇总文件夹）读取黄色单元格；相对路径从本工作簿所在文件夹算起。"
-    )
-    ws["A2"].font = st["note"]
+    cells = []
+    for r, line in enumerate(help_lines(), start=1):
+        if line:
+            style = "title_wrap" if r == 1 else "heading" if _is_heading(line) else "text"
+            cells.append(Cell(f"A{r}", line, style))
+    return Sheet(SHEET_HELP, cells, col_widths={"A": 120}, protect=False, landscape=False)
+
+
+def _control_sheet():
+    from szqa_xl.plan import Button, Cell, Sheet, Validation
+
+    cells = [
+        Cell("A1", "评审秘书处 · 控制面板", "title"),
+        Cell(
+            "A2",
+            f"先填写下面的黄色单元格，再在 {ACTION_CELL} 选择要运行的步骤，点击「{RUN_BUTTON_CAPTION}」。"
+            "相对路径从本工作簿所在文件夹算起。",
+            "note",
+        ),
+        Cell("A3", "要运行的步骤", "bold"),
+        Cell(ACTION_CELL, action_labels()[0], "input"),
+    ]
     for col, head in zip("ABC", ("项目", "设置", "说明"), strict=True):
-        c = ws[f"{col}{CONTROL_FIRST_ROW - 1}"]
-        c.value = head
-        c.font = st["bold"]
-        c.fill = st["head_fill"]
+        cells.append(Cell(f"{col}{CONTROL_FIRST_ROW - 1}", head, "head"))
     for f in CONTROL_FIELDS:
         ref = control_cell(f.name)
         row = int(ref[1:])
-        ws.cell(row, 1, f.label).font = st["bold"]
-        value = ws[ref]
-        value.value = f.default
-        value.font = st["normal"]
-        value.alignment = st["value"]
-        value.fill = st["calc_fill"] if f.name in (WORKBOOK_DIR_NAME, STATUS_NAME) else st["input_fill"]
-        note = ws.cell(row, 3, f.note)
-        note.font = st["note"]
-        note.alignment = st["wrap"]
-        ws.parent.defined_names[f.name] = DefinedName(f.name, attr_text=f"'{SHEET_CONTROL}'!${ref[0]}${row}")
-    ws.row_dimensions[int(control_cell(STATUS_NAME)[1:])].height = 90
-    yes_no = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
-    yes_no.add(control_cell("szqa_force"))
-    stages = DataValidation(
-        type="list", formula1='"材料评审,现场评审"', allow_blank=True, showErrorMessage=False
+        computed = f.name in (WORKBOOK_DIR_NAME, STATUS_NAME)
+        is_formula = isinstance(f.default, str) and f.default.startswith("=")
+        cells.append(Cell(f"A{row}", f.label, "bold"))
+        cells.append(Cell(ref, f.default, "calc_value" if computed else "input_value", formula=is_formula))
+        cells.append(Cell(f"C{row}", f.note, "note_wrap"))
+    steps = "、".join(action_labels())
+    validations = [
+        Validation(
+            ACTION_CELL,
+            "list",
+            '"' + ",".join(action_labels()) + '"',
+            prompt_title="要运行的步骤",
+            prompt=f"选择后点击「{RUN_BUTTON_CAPTION}」",
+            error=f"请从下拉列表中选择：{steps}",
+            allow_blank=False,
+        ),
+        Validation(control_cell("szqa_force"), "list", '"是,否"'),
+        Validation(control_cell("szqa_stage"), "list", '"材料评审,现场评审"', show_error=False),
+    ]
+    return Sheet(
+        SHEET_CONTROL,
+        cells,
+        col_widths={"A": 22, "B": 44, "C": 80},
+        row_heights={3: 24, int(control_cell(STATUS_NAME)[1:]): 90},
+        validations=validations,
+        buttons=[Button(RUN_BUTTON_CELL, RUN_BUTTON_CAPTION, RUN_MACRO, width_px=96, height_px=30)],
+        protect=False,
     )
-    stages.add(control_cell("szqa_stage"))
-    ws.add_data_validation(yes_no)
-    ws.add_data_validation(stages)
-    ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 44
-    ws.column_dimensions["C"].width = 80
 
 
-def _fill_example(ws) -> None:
-    from openpyxl.utils import get_column_letter
-
+def _example_sheet():
     from szqa_xl import udfs
     from szqa_xl.converters import parse_award
+    from szqa_xl.plan import Cell, Sheet, column_letter
 
-    st = _styles()
     std = parse_award(EXAMPLE_AWARD)
     units = std.units()
     n = len(units)
     first, last = EXAMPLE_FIRST_ROW, EXAMPLE_FIRST_ROW + n - 1
-    ws["A1"] = "奖项类别"
-    ws["A1"].font = st["bold"]
-    ws["B1"] = EXAMPLE_AWARD
-    ws["B1"].fill = st["input_fill"]
-    ws["C1"] = "示例：申报方 EC-001 的五位评审员得分率（黄色可改）；绿色为 szqa 函数的计算结果"
-    ws["C1"].font = st["note"]
-    ex_cols = [get_column_letter(5 + i) for i in range(len(EXAMPLE_EXAMINERS))]
-    c_cons, c_band, c_spread, c_score = (get_column_letter(5 + len(ex_cols) + i) for i in range(4))
+    cells = [
+        Cell("A1", "奖项类别", "bold"),
+        Cell("B1", EXAMPLE_AWARD, "input"),
+        Cell("C1", "示例：申报方 EC-001 的五位评审员得分率（黄色可改）；绿色为 szqa 函数的计算结果", "note"),
+    ]
+    ex_cols = [column_letter(5 + i) for i in range(len(EXAMPLE_EXAMINERS))]
+    c_cons, c_band, c_spread, c_score = (column_letter(5 + len(ex_cols) + i) for i in range(4))
     heads = [
         "编号",
         "评分单元",
@@ -538,200 +619,125 @@ def _fill_example(ws) -> None:
         "分歧（区间）",
         "共识得分",
     ]
-    for i, h in enumerate(heads, start=1):
-        c = ws.cell(2, i, h)
-        c.font = st["bold"]
-        c.fill = st["head_fill"]
-        c.alignment = st["center"]
+    cells += [Cell(f"{column_letter(i)}2", h, "head_center") for i, h in enumerate(heads, start=1)]
     for r, u in zip(range(first, last + 1), units, strict=True):
-        ws.cell(r, 1, u.code)
-        ws.cell(r, 2, u.name)
-        ws.cell(r, 3, "过程" if u.kind == "process" else "结果")
-        ws.cell(r, 4, u.points)
-        for col, pct in zip(ex_cols, EXAMPLE_PCTS[u.code], strict=True):
-            ws[f"{col}{r}"] = pct
-            ws[f"{col}{r}"].fill = st["input_fill"]
+        cells += [
+            Cell(f"A{r}", u.code, "normal"),
+            Cell(f"B{r}", u.name, "normal"),
+            Cell(f"C{r}", "过程" if u.kind == "process" else "结果", "normal"),
+            Cell(f"D{r}", u.points, "normal"),
+        ]
+        cells += [
+            Cell(f"{col}{r}", pct, "input") for col, pct in zip(ex_cols, EXAMPLE_PCTS[u.code], strict=True)
+        ]
         row_range = f"{ex_cols[0]}{r}:{ex_cols[-1]}{r}"
-        ws[f"{c_cons}{r}"] = f"=szqa_consensus({row_range},$B$1)"
-        ws[f"{c_band}{r}"] = f"=szqa_band({c_cons}{r},$B$1,C{r})"
-        ws[f"{c_spread}{r}"] = f"=szqa_spread({row_range},$B$1,C{r})"
-        ws[f"{c_score}{r}"] = f'=IFERROR(D{r}*{c_cons}{r}/100,"")'
-        for col in (c_cons, c_band, c_spread, c_score):
-            ws[f"{col}{r}"].fill = st["calc_fill"]
+        for col, formula in (
+            (c_cons, f"=szqa_consensus({row_range},$B$1)"),
+            (c_band, f"=szqa_band({c_cons}{r},$B$1,C{r})"),
+            (c_spread, f"=szqa_spread({row_range},$B$1,C{r})"),
+            (c_score, f'=IFERROR(D{r}*{c_cons}{r}/100,"")'),
+        ):
+            cells.append(Cell(f"{col}{r}", formula, "calc", formula=True))
     total, expect = last + 1, last + 2
-    ws.cell(total, 1, "加权总分").font = st["bold"]
-    ws.cell(total, 4, f"=SUM(D{first}:D{last})")
-    ws.cell(expect, 1, "预期结果（Python 计算，供核对）").font = st["note"]
+    cells += [
+        Cell(f"A{total}", "加权总分", "bold"),
+        Cell(f"D{total}", f"=SUM(D{first}:D{last})", "normal", formula=True),
+        Cell(f"A{expect}", "预期结果（Python 计算，供核对）", "note"),
+    ]
     points = [[u.points] for u in units]
     for i, col in enumerate([*ex_cols, c_cons]):
-        ws[f"{col}{total}"] = f"=szqa_weighted_total($D${first}:$D${last},{col}{first}:{col}{last},$B$1)"
-        ws[f"{col}{total}"].fill = st["calc_fill"]
+        formula = f"=szqa_weighted_total($D${first}:$D${last},{col}{first}:{col}{last},$B$1)"
+        cells.append(Cell(f"{col}{total}", formula, "calc", formula=True))
         if col == c_cons:
             column = [[udfs.szqa_consensus([list(EXAMPLE_PCTS[u.code])], EXAMPLE_AWARD)] for u in units]
         else:
             column = [[EXAMPLE_PCTS[u.code][i]] for u in units]
-        ws[f"{col}{expect}"] = udfs.szqa_weighted_total(points, column, EXAMPLE_AWARD)
-        ws[f"{col}{expect}"].font = st["note"]
+        cells.append(Cell(f"{col}{expect}", udfs.szqa_weighted_total(points, column, EXAMPLE_AWARD), "note"))
 
     top = expect + 2
-    ws.cell(top, 1, "输入检查示例").font = st["bold"]
+    cells.append(Cell(f"A{top}", "输入检查示例", "bold"))
     for i, h in enumerate(("情形", "输入", "函数结果", "预期结果（Python 计算）"), start=1):
-        c = ws.cell(top + 1, i, h)
-        c.font = st["bold"]
-        c.fill = st["head_fill"]
-    for j, (label, value, formula) in enumerate(EXAMPLE_CHECKS):
+        cells.append(Cell(f"{column_letter(i)}{top + 1}", h, "head"))
+    for j, check in enumerate(EXAMPLE_CHECKS):
         r = top + 2 + j
-        ws.cell(r, 1, label)
-        v = ws.cell(r, 2, value)
-        v.fill = st["input_fill"]
-        if isinstance(value, float):
-            v.number_format = "0%"
-        ws.cell(r, 3, formula.format(v=f"B{r}")).fill = st["calc_fill"]
-        ws.cell(r, 4, _expected(formula, value)).font = st["note"]
+        cells += [
+            Cell(f"A{r}", check.label, "normal"),
+            Cell(f"B{r}", check.value, "input_pct" if isinstance(check.value, float) else "input"),
+            Cell(f"C{r}", check.formula(f"B{r}"), "calc", formula=True),
+            Cell(f"D{r}", check.expected(), "note"),
+        ]
     widths = {"A": 26, "B": 16, "C": 26, "D": 22}
-    for col, w in widths.items():
-        ws.column_dimensions[col].width = w
-    for col in ex_cols:
-        ws.column_dimensions[col].width = 7
-    for col, w in ((c_cons, 11), (c_band, 14), (c_spread, 12), (c_score, 10)):
-        ws.column_dimensions[col].width = w
-    ws.freeze_panes = f"C{first}"
+    widths.update({col: 7 for col in ex_cols})
+    widths.update({c_cons: 11, c_band: 14, c_spread: 12, c_score: 10})
+    return Sheet(SHEET_EXAMPLE, cells, col_widths=widths, freeze=f"C{first}", protect=False)
 
 
-def _expected(formula: str, value: object) -> object:
-    """What the check formula of the example gives, computed by calling the UDF in Python."""
-    from szqa_xl import udfs
+def _data_sheet():
+    from szqa_xl.plan import Cell, Sheet
 
-    m = re.fullmatch(r"=szqa_band\(\{v\},\"([^\"]*)\",\"([^\"]*)\"(,TRUE)?\)", formula)
-    if m is None:  # pragma: no cover - EXAMPLE_CHECKS only uses szqa_band
-        raise ValueError(formula)
-    return udfs.szqa_band(value, m.group(1), m.group(2), bool(m.group(3)))
-
-
-def _fill_data(ws) -> None:
-    from openpyxl.worksheet.formula import ArrayFormula
-
-    st = _styles()
-    ws["A1"] = "回收文件汇总数据（与 scores.csv 相同，每个评分单元一行）"
-    ws["A1"].font = st["title"]
-    ws["A2"] = (
-        "下面的 szqa_consolidate 公式读取「控制」表的回收文件夹和发放清单，结果自动向下向右溢出；"
-        "改变「控制」表的“刷新汇总数据”即重新读取。请勿在公式下方和右侧填写内容。"
-    )
-    ws["A2"].font = st["note"]
-    ws[DATA_ANCHOR] = ArrayFormula(DATA_ANCHOR, DATA_FORMULA)
-    ws.column_dimensions["A"].width = 14
+    cells = [
+        Cell("A1", "回收文件汇总数据（与 scores.csv 相同，每个评分单元一行）", "title"),
+        Cell(
+            "A2",
+            "下面的 szqa_consolidate 公式读取「控制」表的回收文件夹和发放清单，结果自动向下向右溢出；"
+            "改变「控制」表的“刷新汇总数据”即重新读取。请勿在公式下方和右侧填写内容。",
+            "note",
+        ),
+        Cell(DATA_ANCHOR, DATA_FORMULA, "normal", formula=True, array=True),
+    ]
+    return Sheet(SHEET_DATA, cells, col_widths={"A": 14}, protect=False)
 
 
-def _fill_conf(ws) -> None:
-    st = _styles()
-    if ws.max_row:
-        ws.delete_rows(1, ws.max_row)
+def _conf_sheet():
+    from szqa_xl.plan import Cell, Sheet
+
+    cells = []
     for r, (key, value, note) in enumerate(CONF_ROWS, start=1):
-        ws.cell(r, 1, key)
-        ws.cell(r, 2, value)
-        ws.cell(r, 3, note).font = st["note"]
+        cells += [Cell(f"A{r}", key, "normal"), Cell(f"C{r}", note, "note")]
+        if value is not None:
+            cells.append(Cell(f"B{r}", value, "normal"))
     top = len(CONF_ROWS) + 3  # a blank row ends what xlwings reads
-    for i, line in enumerate(CONF_HELP):
-        ws.cell(top + i, 1, line).font = st["note"]
-    ws.column_dimensions["A"].width = 18
-    ws.column_dimensions["B"].width = 44
-    ws.column_dimensions["C"].width = 90
+    cells += [Cell(f"A{top + i}", line, "note") for i, line in enumerate(CONF_HELP)]
+    return Sheet(SHEET_CONF, cells, col_widths={"A": 18, "B": 44, "C": 90}, protect=False)
 
 
-def _fit_to_page_width(ws) -> None:
-    """Printing (and PDF export) landscape, one page wide."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+def secretariat_plan(vba_project: Path | str):
+    """The whole workbook as a plan, embedding the VBA project at ``vba_project`` (a vbaProject.bin)."""
+    from szqa_xl.plan import Workbook
+
+    sheets = [_help_sheet(), _control_sheet(), _example_sheet(), _data_sheet(), _conf_sheet()]
+    free = (f"Sheet{i}" for i in range(1, 100) if f"Sheet{i}" not in SHEET_CODE_NAMES.values())
+    for sheet in sheets:
+        sheet.vba_name = SHEET_CODE_NAMES.get(sheet.title) or next(free)
+
+    def on_control(ref: str) -> str:  # 'B5' -> "'控制'!$B$5"
+        return f"'{SHEET_CONTROL}'!${ref[0]}${ref[1:]}"
+
+    names = {ACTION_NAME: on_control(ACTION_CELL)}
+    names.update({f.name: on_control(control_cell(f.name)) for f in CONTROL_FIELDS})
+    return Workbook(
+        sheets,
+        _styles(),
+        names=names,
+        lock_structure=False,
+        title="深圳市市长质量奖 评审秘书处工作簿",
+        vba_project=str(vba_project),
+        vba_name=WORKBOOK_CODE_NAME,
+        custom_properties={"xlwings_template": TEMPLATE_SOURCE, "xlwings_template_sha256": TEMPLATE_SHA256},
+        created=FIXED_DATE,
+    )
 
 
-def _set_properties(wb) -> None:
-    from openpyxl.packaging.custom import StringProperty
+def build_secretariat_workbook(path) -> Path:
+    """Write the secretariat workbook to ``path`` (atomically, deterministically) and return the path."""
+    from szqa_xl.writer import render
 
-    p = wb.properties
-    p.creator = "szqa-xl"
-    p.lastModifiedBy = "szqa-xl"
-    p.title = "深圳市市长质量奖 评审秘书处工作簿"
-    p.subject = "评分表生成与回收汇总"
-    p.created = FIXED_DATE
-    p.modified = FIXED_DATE
-    wb.custom_doc_props.append(StringProperty(name="xlwings_template", value=TEMPLATE_SOURCE))
-    wb.custom_doc_props.append(StringProperty(name="xlwings_template_sha256", value=TEMPLATE_SHA256))
-
-
-# -- deterministic package ------------------------------------------------------------------
-
-
-def _sheet_parts(files: dict[str, bytes]) -> dict[str, str]:
-    """Sheet title → part name, from workbook.xml and its relationships."""
-    import xml.etree.ElementTree as ET
-
-    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-    pkg = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-    rels = {
-        r.get("Id"): r.get("Target")
-        for r in ET.fromstring(files["xl/_rels/workbook.xml.rels"]).iter(f"{pkg}Relationship")
-    }
-    out = {}
-    for s in ET.fromstring(files["xl/workbook.xml"]).iter(f"{main}sheet"):
-        target = rels[s.get(f"{rel_ns}id")].lstrip("/")
-        out[s.get("name")] = target if target.startswith("xl/") else f"xl/{target}"
-    return out
-
-
-def _finalise(path: Path, dynamic: dict[str, list[str]]) -> None:
-    """Fix dates and zip timestamps, and mark dynamic-array formulas as Excel 365 does."""
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        files = {n: z.read(n) for n in names}
-    core = files["docProps/core.xml"].decode("utf-8")
-    for tag in ("created", "modified"):
-        core = re.sub(rf"(<dcterms:{tag}[^>]*>)[^<]*(</dcterms:{tag}>)", rf"\g<1>{FIXED_W3CDTF}\g<2>", core)
-    files["docProps/core.xml"] = core.encode("utf-8")
-    if dynamic:
-        parts = _sheet_parts(files)
-        for sheet, refs in dynamic.items():
-            part = parts[sheet]
-            xml = files[part].decode("utf-8")
-            for ref in refs:
-                xml, n = re.subn(
-                    rf'<c r="{ref}"(?![^>]*\bcm=)([^>]*)>(?=<f t="array")', rf'<c r="{ref}"\1 cm="1">', xml
-                )
-                if n != 1:
-                    raise RuntimeError(f"dynamic-array cell {sheet}!{ref} not found as an array formula")
-            files[part] = xml.encode("utf-8")
-        files["xl/metadata.xml"] = DYNAMIC_ARRAY_METADATA.encode("utf-8")
-        if "xl/metadata.xml" not in names:
-            names.append("xl/metadata.xml")
-        ct = files["[Content_Types].xml"].decode("utf-8")
-        if "/xl/metadata.xml" not in ct:
-            ct = ct.replace(
-                "</Types>",
-                '<Override PartName="/xl/metadata.xml" '
-                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"/></Types>',
-            )
-        files["[Content_Types].xml"] = ct.encode("utf-8")
-        rels = files["xl/_rels/workbook.xml.rels"].decode("utf-8")
-        if "metadata.xml" not in rels:
-            rels = rels.replace(
-                "</Relationships>",
-                '<Relationship Id="rIdSzqaMetadata" '
-                'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sheetMetadata" '
-                'Target="metadata.xml"/></Relationships>',
-            )
-        files["xl/_rels/workbook.xml.rels"] = rels.encode("utf-8")
-    tmp = path.with_name(path.name + ".zip")
-    try:
-        with zipfile.ZipFile(tmp, "w") as z:
-            for name in names:
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                z.writestr(info, files[name])
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    path = Path(path)
+    if template_sha256() != TEMPLATE_SHA256:
+        raise RuntimeError(f"{TEMPLATE} is not the recorded {TEMPLATE_SOURCE} (sha256 differs)")
+    with tempfile.TemporaryDirectory(prefix="szqa-vba-") as tmp:
+        vba = Path(tmp) / "vbaProject.bin"
+        with zipfile.ZipFile(TEMPLATE) as z:
+            vba.write_bytes(z.read(VBA_PART))
+        render(secretariat_plan(vba), path)
+    return path

@@ -5,8 +5,10 @@ format the result.  A UDF never raises into Excel: bad input gives a text starti
 "错误：", an unfinished score sheet gives "未完成（已评 n/m）" rather than a low total.
 
 Import on Windows with the xlwings.conf sheet's ``UDF Modules = szqa_xl.udfs`` and
-"Import Functions"; the button macros are called from VBA with
-``RunPython "import szqa_xl.udfs as u; u.macro_generate()"`` (see ``macros/``).
+"Import Functions".  The workbook's 运行 button does not need this module: it runs
+``szqa_secretariat.main()`` through the template's ``SampleCall``.  The ``macro_*`` subs below
+are the same steps for Alt+F8 once the functions are imported (they then appear in the
+generated ``xlwings_udfs`` VBA module).
 
 On Linux and macOS the xlwings decorators are no-ops, so this module imports and its
 functions can be called (and tested) as plain Python.  Only the BSD-licensed part of
@@ -159,49 +161,32 @@ def szqa_consolidate(returns_dir, manifest=None, award_year=None, refresh=None, 
         return error_text(exc)
 
 
-# -- button macros (RunPython from macros/szqa_buttons.bas) ----------------------------
+# -- macros (Alt+F8 after Import Functions; the 运行 button runs szqa_secretariat.main) --------
 
 
 @xw.sub
 def macro_generate():
-    """按钮「生成评分表」：按「控制」表的名单、年度、阶段生成评分表和发放清单。"""
+    """「生成评分表」：按「控制」表的名单、年度、阶段生成评分表和发放清单。"""
     _run_macro("generate")
 
 
 @xw.sub
 def macro_consolidate():
-    """按钮「汇总回收文件」：读取回收文件夹，写出 consolidated.xlsx 和 scores.csv。"""
+    """「汇总回收文件」：读取回收文件夹，写出 consolidated.xlsx 和 scores.csv。"""
     _run_macro("consolidate")
 
 
 @xw.sub
 def macro_open_output():
-    """按钮「打开汇总文件夹」。"""
+    """「打开输出文件夹」。"""
     _run_macro("open_output")
 
 
 def _run_macro(action: str) -> None:
-    """Read the 控制 sheet of the calling workbook, run one action, show and record the outcome."""
-    from pathlib import Path
-
+    """One step for the calling workbook, read from and reported on its 控制 sheet."""
     from szqa_xl import secretariat
 
-    book = xw.Book.caller()
-
-    def get(name: str):
-        return book.names(name).refers_to_range.value
-
-    try:
-        control = secretariat.read_control(get, base_dir=Path(book.fullname).parent)
-        message = secretariat.run_action(action, control)
-    except Exception as exc:  # the user sees every failure in the status cell and a message box
-        message = error_text(exc)
-    try:
-        book.names(secretariat.STATUS_NAME).refers_to_range.value = message
-    except Exception:  # a renamed status cell must not hide the message
-        pass
-    if message:
-        book.app.alert(message, title="深圳市市长质量奖评审")
+    secretariat.run_in_book(xw.Book.caller(), action)
 
 
 __all__ = [

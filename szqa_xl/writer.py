@@ -244,7 +244,7 @@ def _validation(ws, v: Validation) -> None:
         "validate": _VALIDATE[v.kind],
         "ignore_blank": v.allow_blank,
         "show_input": bool(v.prompt),
-        "show_error": True,
+        "show_error": v.show_error,
         "error_type": "stop",
         "error_title": v.error_title,
         "error_message": v.error,

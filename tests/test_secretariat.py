@@ -1,9 +1,13 @@
-"""The secretariat workbook (built from the xlwings standalone template) and its macros.
+"""The secretariat workbook (rendered from a plan, VBA from the xlwings standalone template) and its steps.
 
-Checks that the committed ``workbook/szqa_secretariat.xlsm`` is what the code builds,
-that its VBA project is the template's byte for byte, that the xlwings.conf keys are
-spelt as xlwings reads them (from xlwings' own source, at test time), that LibreOffice
-opens it, and runs the macros' Python side (generate, consolidate) end to end.
+Checks that the committed ``workbook/szqa_secretariat.xlsm`` is what the code builds, that its
+VBA project is the template's byte for byte and bound through the template's code names, that
+the 运行 button runs the template's ``SampleCall`` (which imports the module named after the
+workbook: ``szqa_secretariat``), that the action dropdown lists exactly the steps
+``szqa_secretariat.main()`` knows, that ``main()`` runs the chosen step for a stand-in of
+xlwings' caller book, that the xlwings.conf keys are spelt as xlwings reads them (from
+xlwings' own source, at test time), that LibreOffice opens it, and runs the steps' Python side
+(generate, consolidate) end to end.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ import csv
 import dataclasses
 import io
 import os
+import posixpath
 import re
 import shutil
+import tomllib
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import xlwings
 from openpyxl import load_workbook
 
+import szqa_secretariat
 from szqa_xl import secretariat as sec
 from szqa_xl import udfs
 from szqa_xl.converters import ERROR_PREFIX, InputError
@@ -31,7 +40,13 @@ COMMITTED = REPO / "workbook" / "szqa_secretariat.xlsm"
 MACROS = REPO / "macros"
 XLWINGS_DIR = Path(xlwings.__file__).resolve().parent
 INSTALLED_TEMPLATE = XLWINGS_DIR / "quickstart_standalone.xlsm"
-DATES = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
+
+M = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+CT = "http://schemas.openxmlformats.org/package/2006/content-types"
+V = "urn:schemas-microsoft-com:vml"
+X = "urn:schemas-microsoft-com:office:excel"
 
 ROSTER = """applicant_id,applicant_name,award_category,applicant_kind,examiner_id,examiner_name
 EC-001,深圳湾精密制造有限公司,economic,organisation,E01,李明
@@ -45,9 +60,75 @@ def parts(path: Path) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist()}
 
 
+# -- the package, read through its relationships (parsed, never searched) ----------------------------
+
+
+def target_part(source: str, target: str) -> str:
+    """The part a relationship of ``source`` points at (OPC: relative to the source's folder)."""
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
+
+
+def relationships(p: dict[str, bytes], source: str) -> dict[str, tuple[str, str]]:
+    """Id -> (type, target part) of a part's relationships."""
+    folder, name = posixpath.split(source)
+    rels = ET.fromstring(p[posixpath.join(folder, "_rels", name + ".rels")])
+    return {
+        r.get("Id"): (r.get("Type"), target_part(source, r.get("Target")))
+        for r in rels.iter(f"{{{PKG_REL}}}Relationship")
+    }
+
+
+def sheet_parts(p: dict[str, bytes]) -> dict[str, str]:
+    """Sheet title -> part name, from workbook.xml and its relationships."""
+    rels = relationships(p, "xl/workbook.xml")
+    root = ET.fromstring(p["xl/workbook.xml"])
+    return {s.get("name"): rels[s.get(f"{{{R}}}id")][1] for s in root.iter(f"{{{M}}}sheet")}
+
+
+def sheet_xml(p: dict[str, bytes], title: str) -> ET.Element:
+    return ET.fromstring(p[sheet_parts(p)[title]])
+
+
+def defined_names(p: dict[str, bytes]) -> dict[str, str]:
+    root = ET.fromstring(p["xl/workbook.xml"])
+    return {d.get("name"): d.text for d in root.iter(f"{{{M}}}definedName")}
+
+
+def buttons(p: dict[str, bytes], title: str) -> list[tuple[str, str, str]]:
+    """(caption, macro, top-left cell) of every form-control button on a sheet, from its VML drawing."""
+    part = sheet_parts(p)[title]
+    legacy = sheet_xml(p, title).find(f"{{{M}}}legacyDrawing")
+    if legacy is None:
+        return []
+    rel_type, vml = relationships(p, part)[legacy.get(f"{{{R}}}id")]
+    assert rel_type == f"{R}/vmlDrawing"
+    out = []
+    for shape in ET.fromstring(p[vml]).iter(f"{{{V}}}shape"):
+        data = shape.find(f"{{{X}}}ClientData")
+        if data is None or data.get("ObjectType") != "Button":
+            continue
+        caption = "".join(shape.find(f"{{{V}}}textbox").itertext()).strip()
+        left_col, _, top_row, *_ = (int(n) for n in data.findtext(f"{{{X}}}Anchor").split(","))
+        out.append((caption, data.findtext(f"{{{X}}}FmlaMacro"), f"{chr(65 + left_col)}{top_row + 1}"))
+    return out
+
+
+def vba_document_modules(vba: bytes) -> set[str]:
+    """The document modules (workbook and sheets) a VBA project declares in its PROJECT stream,
+    which is stored uncompressed: ``Document=<code name>/&H00000000`` lines."""
+    names = set()
+    for chunk in vba.split(b"Document=")[1:]:
+        name, sep, _ = chunk.partition(b"/&H")
+        assert sep, "unexpected PROJECT stream"
+        names.add(name.decode("ascii"))
+    return names
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    return sec.build_secretariat_workbook(tmp_path_factory.mktemp("wb") / "szqa_secretariat.xlsm")
+    return sec.build_secretariat_workbook(tmp_path_factory.mktemp("wb") / sec.WORKBOOK_FILE)
 
 
 # -- template and build ---------------------------------------------------------------------
@@ -64,32 +145,33 @@ def test_packaged_template_is_the_recorded_xlwings_file():
     assert sec.TEMPLATE.read_bytes() == INSTALLED_TEMPLATE.read_bytes()
 
 
+def test_template_sample_call_imports_the_module_named_after_the_workbook():
+    """What the 运行 button relies on, read from the VBA source (needs oletools to decompress it)."""
+    olevba = pytest.importorskip("oletools.olevba")
+    parser = olevba.VBA_Parser(str(sec.TEMPLATE))
+    try:
+        modules = {name: code for _, _, name, code in parser.extract_macros()}
+    finally:
+        parser.close()
+    code = modules["Module1.bas"]
+    assert f"Sub {sec.RUN_MACRO}()" in code
+    assert 'mymodule = Left(ThisWorkbook.Name, (InStrRev(ThisWorkbook.Name, "."' in code
+    assert 'RunPython "import " & mymodule & ";" & mymodule & ".main()"' in code
+
+
 def test_build_is_deterministic(built, tmp_path):
     again = sec.build_secretariat_workbook(tmp_path / "again.xlsm")
     assert again.read_bytes() == built.read_bytes()
 
 
 def test_committed_workbook_is_current(built):
-    """Part by part (volatile docProps dates ignored); run `szqa build-workbooks` when this fails."""
+    """Part by part, byte for byte; run `szqa build-workbooks` when this fails."""
     assert COMMITTED.is_file(), "run: szqa build-workbooks --out workbook"
-    wa, wb = load_workbook(COMMITTED), load_workbook(built)
-    assert wa.sheetnames == wb.sheetnames
-    for ws in wb.worksheets:
-        got = [
-            [c.value if not hasattr(c.value, "text") else c.value.text for c in row]
-            for row in wa[ws.title].iter_rows()
-        ]
-        exp = [
-            [c.value if not hasattr(c.value, "text") else c.value.text for c in row] for row in ws.iter_rows()
-        ]
-        assert got == exp, f"sheet {ws.title} differs: rebuild with `szqa build-workbooks --out workbook`"
     have, want = parts(COMMITTED), parts(built)
-    assert sorted(have) == sorted(want)
+    assert sorted(have) == sorted(want), "rebuild with `szqa build-workbooks --out workbook`"
     for name in want:
-        a, b = have[name], want[name]
-        if name.startswith("docProps/"):
-            a, b = DATES.sub(rb"\1\3", a), DATES.sub(rb"\1\3", b)
-        assert a == b, f"{name} differs: rebuild with `szqa build-workbooks --out workbook`"
+        assert have[name] == want[name], f"{name} differs: rebuild with `szqa build-workbooks --out workbook`"
+    assert COMMITTED.read_bytes() == built.read_bytes()
 
 
 @pytest.mark.parametrize("which", ["committed", "built"])
@@ -100,23 +182,187 @@ def test_vba_project_is_the_templates_byte_for_byte(built, which):
         assert parts(path)[sec.VBA_PART] == parts(INSTALLED_TEMPLATE)[sec.VBA_PART]
 
 
+def test_code_names_bind_the_templates_vba_project(built):
+    """The workbook and the two template sheets keep the code names of the VBA project's document
+    modules (ThisWorkbook, Sheet1, Sheet2); the new sheets get unused ones."""
+    p, t = parts(built), parts(sec.TEMPLATE)
+
+    def code_names(pp: dict[str, bytes]) -> tuple[str, dict[str, str]]:
+        wb = ET.fromstring(pp["xl/workbook.xml"]).find(f"{{{M}}}workbookPr").get("codeName")
+        sheets = {
+            title: ET.fromstring(pp[part]).find(f"{{{M}}}sheetPr").get("codeName")
+            for title, part in sheet_parts(pp).items()
+        }
+        return wb, sheets
+
+    wb, sheets = code_names(p)
+    t_wb, t_sheets = code_names(t)
+    assert (
+        vba_document_modules(p[sec.VBA_PART])
+        == {t_wb, *t_sheets.values()}
+        == {
+            "ThisWorkbook",
+            "Sheet1",
+            "Sheet2",
+        }
+    )
+    assert wb == t_wb == sec.WORKBOOK_CODE_NAME
+    assert sheets[sec.SHEET_HELP] == t_sheets["Sheet1"]  # the template's first sheet, renamed
+    assert sheets[sec.SHEET_CONF] == t_sheets["_xlwings.conf"]
+    assert len(set(sheets.values())) == len(sheets) and wb not in sheets.values()
+
+
 def test_package_is_a_macro_enabled_workbook_with_a_spilling_formula(built):
     p = parts(built)
-    ct = p["[Content_Types].xml"].decode()
-    assert "application/vnd.ms-excel.sheet.macroEnabled.main+xml" in ct
-    assert 'PartName="/xl/metadata.xml"' in ct
-    rels = p["xl/_rels/workbook.xml.rels"].decode()
-    assert "relationships/vbaProject" in rels and 'Target="metadata.xml"' in rels
-    assert b'name="XLDAPR"' in p["xl/metadata.xml"]
-    assert b'codeName="ThisWorkbook"' in p["xl/workbook.xml"]
-    sheet = sec._sheet_parts(p)[sec.SHEET_DATA]
-    xml = p[sheet].decode()
-    assert re.search(
-        rf'<c r="{sec.DATA_ANCHOR}"[^>]*cm="1"[^>]*><f t="array" ref="{sec.DATA_ANCHOR}">szqa_consolidate\(',
-        xml,
+    types = {
+        o.get("PartName"): o.get("ContentType")
+        for o in ET.fromstring(p["[Content_Types].xml"]).iter(f"{{{CT}}}Override")
+    }
+    assert types["/xl/workbook.xml"] == "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+    assert (
+        types["/xl/metadata.xml"]
+        == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
     )
+    rels = {t: typ for typ, t in relationships(p, "xl/workbook.xml").values()}
+    assert rels[sec.VBA_PART] == "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+    assert rels["xl/metadata.xml"] == f"{R}/sheetMetadata"
+    meta = ET.fromstring(p["xl/metadata.xml"])
+    assert [t.get("name") for t in meta.iter(f"{{{M}}}metadataType")] == ["XLDAPR"]
+    cell = next(c for c in sheet_xml(p, sec.SHEET_DATA).iter(f"{{{M}}}c") if c.get("r") == sec.DATA_ANCHOR)
+    f = cell.find(f"{{{M}}}f")
+    assert cell.get("cm") == "1" and f.get("t") == "array" and f.get("ref") == sec.DATA_ANCHOR
+    assert "=" + f.text == sec.DATA_FORMULA
     with zipfile.ZipFile(built) as z:
-        assert {i.date_time for i in z.infolist()} == {sec.ZIP_DATE}
+        assert len({i.date_time for i in z.infolist()}) == 1, "fixed zip timestamps"
+
+
+# -- the 运行 button and the action dropdown ------------------------------------------------------
+
+
+def test_run_button_is_bound_to_sample_call(built):
+    p = parts(built)
+    assert buttons(p, sec.SHEET_CONTROL) == [("运行", f"[0]!{sec.RUN_MACRO}", sec.RUN_BUTTON_CELL)]
+    assert sec.RUN_BUTTON_CELL[1:] == sec.ACTION_CELL[1:], "the button sits beside the dropdown"
+    for title in sheet_parts(p):
+        if title != sec.SHEET_CONTROL:
+            assert buttons(p, title) == []
+
+
+def test_sample_call_reaches_szqa_secretariat_main():
+    """SampleCall imports the workbook's name without its extension and calls main() there."""
+    assert Path(sec.WORKBOOK_FILE).stem == sec.ENTRY_MODULE == szqa_secretariat.__name__
+    assert COMMITTED.name == sec.WORKBOOK_FILE
+    assert callable(szqa_secretariat.main)
+
+
+def test_action_dropdown_lists_exactly_the_actions_main_knows(built):
+    p = parts(built)
+    assert defined_names(p)[sec.ACTION_NAME] == f"'{sec.SHEET_CONTROL}'!$B$3"
+    (dv,) = [
+        v
+        for v in sheet_xml(p, sec.SHEET_CONTROL).iter(f"{{{M}}}dataValidation")
+        if v.get("sqref") == sec.ACTION_CELL
+    ]
+    assert dv.get("type") == "list" and dv.get("showErrorMessage") == "1" and dv.get("allowBlank") is None
+    listed = dv.findtext(f"{{{M}}}formula1")
+    assert listed.startswith('"') and listed.endswith('"')
+    assert tuple(listed[1:-1].split(",")) == szqa_secretariat.actions() == sec.action_labels()
+    assert szqa_secretariat.actions() == ("生成评分表", "汇总回收文件", "打开输出文件夹")
+    assert named_values(built)[sec.ACTION_NAME] == szqa_secretariat.actions()[0]
+
+
+# -- szqa_secretariat.main() with a stand-in for xlwings' caller book -----------------------------
+
+
+class StandInBook:
+    """What main() uses of an xlwings Book: ``names(name).refers_to_range.value``, ``fullname`` and
+    ``app.alert``.  Values come as xlwings gives them (numbers as float)."""
+
+    def __init__(self, values: dict[str, object], fullname: Path | str) -> None:
+        self.cells = {
+            name: SimpleNamespace(value=float(v) if type(v) is int else v) for name, v in values.items()
+        }
+        self.fullname = str(fullname)
+        self.alerts: list[tuple[str, str]] = []
+        self.app = SimpleNamespace(alert=self._alert)
+
+    def _alert(self, prompt, title=None, **_options) -> None:
+        self.alerts.append((title, prompt))
+
+    def names(self, name: str):
+        return SimpleNamespace(refers_to_range=self.cells[name])
+
+    def value(self, name: str) -> object:
+        return self.cells[name].value
+
+
+@pytest.fixture
+def caller(built, tmp_path, monkeypatch):
+    """A stand-in book saved in tmp_path with the workbook's defaults and a roster, as Book.caller()."""
+    (tmp_path / "名单.csv").write_text(ROSTER, encoding="utf-8")
+    book = StandInBook(named_values(built), tmp_path / sec.WORKBOOK_FILE)
+    monkeypatch.setattr(xlwings.Book, "caller", classmethod(lambda cls: book))
+    return book
+
+
+def test_main_runs_the_chosen_action_for_the_caller_book(caller, tmp_path):
+    caller.cells[sec.ACTION_NAME].value = "生成评分表"
+    szqa_secretariat.main()
+    status = caller.value(sec.STATUS_NAME)
+    assert "已生成 3 份评分表" in status, status
+    assert (tmp_path / "1_评分表" / "manifest.csv").is_file()
+    assert len(list((tmp_path / "1_评分表").rglob("*.xlsx"))) == 3
+    assert caller.alerts == [(sec.ALERT_TITLE, status)]
+    szqa_secretariat.main()  # again: refused, the manifest exists (the message says why)
+    assert "已经发放过" in caller.value(sec.STATUS_NAME)
+
+
+def test_main_dispatches_every_listed_action(caller, monkeypatch):
+    ran = []
+    monkeypatch.setattr(sec, "run_action", lambda key, control: ran.append(key) or f"ran {key}")
+    for label in szqa_secretariat.actions():
+        caller.cells[sec.ACTION_NAME].value = label
+        szqa_secretariat.main()
+        assert caller.value(sec.STATUS_NAME) == f"ran {ran[-1]}"
+    assert ran == list(sec.ACTIONS)
+
+
+@pytest.mark.parametrize("chosen, words", [(None, "选择要运行的步骤"), ("汇总", "不是可运行的步骤")])
+def test_main_names_a_missing_or_unknown_action(caller, chosen, words):
+    caller.cells[sec.ACTION_NAME].value = chosen
+    szqa_secretariat.main()
+    status = caller.value(sec.STATUS_NAME)
+    assert words in status and all(label in status for label in szqa_secretariat.actions())
+    assert caller.alerts == [(sec.ALERT_TITLE, status)]
+
+
+def test_main_in_an_unsaved_workbook_asks_for_full_paths(caller):
+    caller.fullname = "szqa_secretariat"  # never saved: no folder for the relative paths
+    szqa_secretariat.main()
+    assert "相对路径" in caller.value(sec.STATUS_NAME)
+
+
+def test_udf_macros_run_through_the_same_shell(caller, tmp_path):
+    caller.cells[sec.ACTION_NAME].value = "打开输出文件夹"  # ignored: the macro names its step
+    udfs.macro_generate()
+    assert "已生成 3 份评分表" in caller.value(sec.STATUS_NAME)
+
+
+def test_szqa_secretariat_is_installed_with_the_package():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "szqa_secretariat" in config["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert "szqa_secretariat" in config["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+    assert Path(szqa_secretariat.__file__).resolve() == REPO / "szqa_secretariat" / "__init__.py"
+
+
+def test_no_vba_of_ours_to_import():
+    """The workbook needs no imported VBA: macros/ holds only its README, which says why."""
+    assert sorted(p.name for p in MACROS.iterdir()) == ["README.md"]
+    readme = (MACROS / "README.md").read_text(encoding="utf-8")
+    assert sec.RUN_MACRO in readme and "szqa_secretariat.main()" in readme
+
+
+# -- sheets ---------------------------------------------------------------------------------------
 
 
 def test_sheets(built):
@@ -140,11 +386,16 @@ def test_sheets(built):
         "Import Functions",
         "Interpreter_Win",
         sec.TEMPLATE_XLWINGS_VERSION,
-        "szqa_buttons.bas",
+        sec.WORKBOOK_FILE,
+        sec.RUN_MACRO,
+        "「运行」",
+        *sec.action_labels(),
     ):
         assert words in help_text, words
+    assert "szqa_buttons.bas" not in help_text and "导入按钮" not in help_text
     props = {p.name: p.value for p in wb.custom_doc_props}
     assert props["xlwings_template"] == sec.TEMPLATE_SOURCE
+    assert props["xlwings_template_sha256"] == sec.TEMPLATE_SHA256
 
 
 # -- xlwings.conf ---------------------------------------------------------------------------------
@@ -224,13 +475,18 @@ def named_values(path: Path) -> dict[str, object]:
 
 def test_control_sheet_named_cells(built):
     values = named_values(built)
-    assert list(values) == [f.name for f in sec.CONTROL_FIELDS]
+    assert sorted(values) == sorted([sec.ACTION_NAME, *(f.name for f in sec.CONTROL_FIELDS)])
     assert values["szqa_bands_apart"] == 2 and values["szqa_range_points"] == 25
     assert values["szqa_year"] == 2027 and values["szqa_stage"] == "材料评审"
     assert values[sec.WORKBOOK_DIR_NAME].startswith('=IFERROR(LEFT(CELL("filename"')
+    assert values[sec.STATUS_NAME] is None
     ws = load_workbook(built)[sec.SHEET_CONTROL]
     for f in sec.CONTROL_FIELDS:
         assert ws[sec.control_cell(f.name)].offset(0, -1).value == f.label
+    validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+    assert validations[sec.control_cell("szqa_force")].formula1 == '"是,否"'
+    stage = validations[sec.control_cell("szqa_stage")]
+    assert stage.formula1 == '"材料评审,现场评审"' and not stage.showErrorMessage, "other stages may be typed"
 
 
 def test_read_control_from_the_workbook_defaults(built, tmp_path):
@@ -287,13 +543,14 @@ def test_opens_in_libreoffice(built, tmp_path):
         sec.SHEET_CONF,
     ]
     assert wb[sec.SHEET_CONTROL][sec.control_cell("szqa_year")].value == 2027
+    assert wb[sec.SHEET_CONTROL][sec.ACTION_CELL].value == sec.action_labels()[0]
     assert (
         wb[sec.SHEET_CONF]["A6"].value == "UDF Modules" and wb[sec.SHEET_CONF]["B6"].value == "szqa_xl.udfs"
     )
     assert parts(built)[sec.VBA_PART] == parts(sec.TEMPLATE)[sec.VBA_PART]
 
 
-# -- the macros' Python side ------------------------------------------------------------------------
+# -- the steps' Python side ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -318,7 +575,7 @@ def fill_returns(control: sec.Control) -> None:
         )
 
 
-def test_generate_then_consolidate_like_the_buttons(control):
+def test_generate_then_consolidate_like_the_run_button(control):
     msg = sec.run_action("generate", control)
     assert "已生成 3 份评分表" in msg
     assert control.manifest.is_file()
@@ -388,40 +645,9 @@ def test_bad_control_values_are_named(built, tmp_path):
             sec.read_control({**values, name: bad}.get, base_dir=tmp_path)
 
 
-# -- VBA macro sources ------------------------------------------------------------------------------
-
-
-def test_bas_modules_call_runpython_into_szqa_xl():
-    files = sorted(MACROS.glob("*.bas"))
-    assert files
-    called = set()
-    for path in files:
-        raw = path.read_bytes()
-        assert raw.isascii(), f"{path.name}: the VBA editor imports .bas in the ANSI code page"
-        assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), f"{path.name}: needs CRLF"
-        text = raw.decode("ascii")
-        assert text.startswith('Attribute VB_Name = "')
-        subs = re.findall(
-            r"Public Sub (\w+)\(\)\r\n(?:\s*'[^\r\n]*\r\n)*\s*RunPython \"([^\"]+)\"\r\nEnd Sub", text
-        )
-        assert len(subs) == len(re.findall(r"^(?:Public |Private )?Sub \w+", text, re.M)), (
-            "every Sub is a RunPython call"
-        )
-        for sub, command in subs:
-            m = re.fullmatch(r"import szqa_xl\.udfs as u; u\.(\w+)\(\)", command)
-            assert m, command
-            called.add(m.group(1))
-            assert sub in (MACROS / "README.md").read_text(encoding="utf-8")
-    assert called == {"macro_generate", "macro_consolidate", "macro_open_output"}
-    for name in called:
-        assert callable(getattr(udfs, name))
-
-
 def test_build_workbooks_writes_the_secretariat_workbook(tmp_path):
     from szqa_xl.templates import build_workbooks
 
     paths = build_workbooks(tmp_path)
-    assert tmp_path / "szqa_secretariat.xlsm" in paths
-    assert parts(tmp_path / "szqa_secretariat.xlsm") == parts(
-        sec.build_secretariat_workbook(tmp_path / "b.xlsm")
-    )
+    assert tmp_path / sec.WORKBOOK_FILE in paths
+    assert parts(tmp_path / sec.WORKBOOK_FILE) == parts(sec.build_secretariat_workbook(tmp_path / "b.xlsm"))
