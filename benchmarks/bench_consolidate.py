@@ -14,7 +14,8 @@ On the same N filled returns, in one run, each repeat times
   (c)  szqa    ``szqa consolidate RETURNS --manifest M -o OUT --force`` as a subprocess of the
                venv's console script (interpreter start-up and imports included), and its
                read/validate phase alone, in this process: ``batch.read_all(files)`` with the
-               default workers and with ``workers=0``.
+               default workers and with ``workers=0`` (since the reader's rebuild every read runs in
+               an isolated worker process under a time and memory limit: 0 means one such worker).
 
 (a) and (c)'s read/validate phase, seconds each, are timed ``--read-repeats`` times per repeat,
 alternately, so the shared VM's drift hits both alike.  It prints medians over all of them, the
@@ -267,7 +268,7 @@ def main() -> None:
     print(
         f"  (c) read/validate, workers={default_workers} (default) {cr:6.2f} s  {1000 * cr / n:7.2f} ms/file"
     )
-    print(f"  (c) read/validate, workers=0         {cr0:8.2f} s  {1000 * cr0 / n:7.2f} ms/file")
+    print(f"  (c) read/validate, workers=0 (1 wkr) {cr0:8.2f} s  {1000 * cr0 / n:7.2f} ms/file")
     ratios = {
         "c_read/a": cr / a,
         "c_read0/a": cr0 / a,

@@ -102,3 +102,11 @@ def test_what_is_refused(cells: str, code: str) -> None:
 )
 def test_date_formats(code: str, is_date: bool) -> None:
     assert xp.is_date_format(code) is is_date
+
+
+def test_elapsed_time_is_a_duration() -> None:
+    """3 in a cell formatted [h]:mm:ss shows 72:00:00: a duration, not 3 January 1900."""
+    from datetime import timedelta
+
+    view = _sheet('<row r="1"><c r="A1" s="1"><v>3</v></c></row>', ["General", "[h]:mm:ss"])
+    assert view.values == {(1, 1): timedelta(days=3)}

@@ -16,7 +16,7 @@ import io
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from posixpath import normpath
 
 from ..problems import Problem
@@ -102,13 +102,16 @@ class Package:
 
     zf: zipfile.ZipFile
     parts: dict[str, zipfile.ZipInfo]
+    read_keys: set[str] = field(default_factory=set)  # the parts read so far (by OPC key)
 
     def has(self, part: str) -> bool:
         return part_key(part) in self.parts
 
     def read(self, part: str, limit: int) -> bytes:
         """The inflated part; raises ``PartError`` if it is damaged or larger than ``limit``."""
-        info = self.parts[part_key(part)]
+        key = part_key(part)
+        info = self.parts[key]
+        self.read_keys.add(key)
         try:
             with self.zf.open(info) as fh:
                 content = fh.read(limit + 1)

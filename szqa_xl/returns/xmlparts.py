@@ -240,6 +240,7 @@ def _int(text: str | None, part: str) -> int:
 
 
 _DATE_TOKENS = re.compile(r"[dmyhs]")
+_ELAPSED = re.compile(r"\[(?:h+|m+|s+)\]", re.IGNORECASE)
 _QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 
 
@@ -450,6 +451,11 @@ def _number(text: str, pos: tuple[int, int]) -> float:
 def _date(serial: float, date1904: bool, code: str, pos: tuple[int, int]) -> object:
     """A date-formatted number as the date or time a spreadsheet shows."""
     epoch = datetime(1904, 1, 1) if date1904 else None
+    if _ELAPSED.search(code.split(";")[0]):  # [h]:mm:ss and the like: a duration, not a point in time
+        try:
+            return timedelta(days=serial)
+        except OverflowError:
+            return serial
     try:
         if 0 <= serial < 1 and not re.search(r"[dy]", _QUOTED.sub("", code).lower()):
             return (datetime(2000, 1, 1) + timedelta(days=serial)).time().replace(microsecond=0)
