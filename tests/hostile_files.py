@@ -13,6 +13,7 @@ this module for pytest's assertion rewriting and provides the ``hostile_kit`` fi
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import re
@@ -21,8 +22,10 @@ import struct
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from xml.parsers import expat
+from xml.sax.saxutils import escape
 
 import pandas as pd
 
@@ -70,7 +73,10 @@ STATUSES = ("accepted", "incomplete", "rejected", "duplicate", "skipped", "missi
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+
+PartEdit = Callable[[bytes], bytes]
 
 
 # -- the session's good files -----------------------------------------------------------------------
@@ -290,6 +296,224 @@ def problem(
     return p
 
 
+# -- XML located by a real parse -----------------------------------------------------------------
+# openpyxl spells its XML one way without lxml and another with it (character references for
+# non-ASCII text, namespace declarations on each element that uses them, ``<x/>`` for
+# ``<x />``).  Edits of a part openpyxl wrote never search for a spelling: they parse the part
+# (expat, with namespaces) and splice at the byte offsets of what they found, so they work on
+# any legal spelling and leave everything they do not edit byte for byte as it was.
+
+_START_TAG = re.compile(rb"""<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
+_END_TAG = re.compile(rb"</([^\s>]+)\s*>")
+_ATTR = re.compile(rb"""(\s+)([^\s=/>]+)(\s*=\s*)("[^"]*"|'[^']*')""")
+
+
+@dataclass
+class Element:
+    """An element as an XML parser reads it, with the byte offsets of its spelling in the part.
+
+    ``name`` and the keys of ``attrs`` are in Clark notation (``{uri}local``); ``attrs`` values and
+    ``text`` (the element's own character data) are decoded (character references, CDATA);
+    ``spelt`` maps each attribute to its name as written (``r:id``); ``nsmap`` holds the prefixes in
+    scope (None: the default namespace), ``declared`` those its start tag declares.
+    ``xml[start:tag_end]`` is the start tag, ``xml[tag_end:content_end]`` the content and
+    ``xml[start:end]`` the whole element; ``index`` is its place in :func:`elements`' list."""
+
+    name: str
+    qname: str
+    attrs: dict[str, str]
+    spelt: dict[str, str]
+    nsmap: dict[str | None, str]
+    declared: dict[str | None, str]
+    start: int
+    tag_end: int
+    depth: int
+    index: int
+    parent: int | None
+    content_end: int = -1
+    end: int = -1
+    chunks: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def local(self) -> str:
+        return self.name.rpartition("}")[2]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    @property
+    def empty(self) -> bool:
+        """Written as an empty-element tag ``<x …/>``."""
+        return self.tag_end == self.end
+
+
+def main_name(local: str) -> str:
+    return f"{{{MAIN_NS}}}{local}"
+
+
+def _names(expat_name: str) -> tuple[str, str]:
+    """expat's ``uri local prefix`` (namespace_prefixes=True) -> (Clark name, name as spelt)."""
+    bits = expat_name.split(" ")
+    if len(bits) == 1:
+        return bits[0], bits[0]
+    clark = f"{{{bits[0]}}}{bits[1]}"
+    return clark, bits[1] if len(bits) == 2 else f"{bits[2]}:{bits[1]}"
+
+
+def elements(xml: bytes) -> list[Element]:
+    """Every element of the part in document order (it must be well-formed)."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.namespace_prefixes = True
+    out: list[Element] = []
+    stack: list[int] = []
+    declared: dict[str | None, str] = {}
+
+    def on_ns(prefix: str | None, uri: str) -> None:
+        declared[prefix] = uri
+
+    def on_start(name: str, attrs: dict[str, str]) -> None:
+        i = parser.CurrentByteIndex
+        tag = _START_TAG.match(xml, i)
+        assert tag, f"no start tag at byte {i}"
+        clark, qname = _names(name)
+        names = {k: _names(k) for k in attrs}
+        nsmap = dict(out[stack[-1]].nsmap) if stack else {}
+        nsmap.update(declared)
+        out.append(
+            Element(
+                name=clark,
+                qname=qname,
+                attrs={names[k][0]: v for k, v in attrs.items()},
+                spelt={c: s for c, s in names.values()},
+                nsmap=nsmap,
+                declared=dict(declared),
+                start=i,
+                tag_end=tag.end(),
+                depth=len(stack),
+                index=len(out),
+                parent=stack[-1] if stack else None,
+            )
+        )
+        stack.append(len(out) - 1)
+        declared.clear()
+
+    def on_end(name: str) -> None:
+        e = out[stack.pop()]
+        if xml[e.tag_end - 2 : e.tag_end] == b"/>":
+            e.content_end = e.end = e.tag_end
+            return
+        i = parser.CurrentByteIndex
+        tag = _END_TAG.match(xml, i)
+        assert tag and tag.group(1).decode() == e.qname, f"no end tag of {e.qname} at byte {i}"
+        e.content_end, e.end = i, tag.end()
+
+    def on_text(data: str) -> None:
+        if stack:
+            out[stack[-1]].chunks.append(data)
+
+    parser.StartNamespaceDeclHandler = on_ns
+    parser.StartElementHandler = on_start
+    parser.EndElementHandler = on_end
+    parser.CharacterDataHandler = on_text
+    parser.Parse(xml, True)
+    return out
+
+
+def find(els: list[Element], tag: str, /, **attrs: str) -> list[Element]:
+    """The elements called ``tag`` (Clark notation, or a local name in any namespace) whose
+    attributes (unprefixed names) have these values."""
+    match = (lambda e: e.name == tag) if tag.startswith("{") else (lambda e: e.local == tag)
+    return [e for e in els if match(e) and all(e.attrs.get(k) == v for k, v in attrs.items())]
+
+
+def the(els: list[Element], tag: str, /, **attrs: str) -> Element:
+    found = find(els, tag, **attrs)
+    assert len(found) == 1, f"{tag} {attrs}: {len(found)} elements"
+    return found[0]
+
+
+def inside(els: list[Element], parent: Element) -> list[Element]:
+    """The descendants of ``parent``, in document order (``els``: all of the part's elements)."""
+    assert els[parent.index] is parent
+    return els[
+        parent.index + 1 : bisect.bisect_left(els, parent.end, lo=parent.index + 1, key=lambda e: e.start)
+    ]
+
+
+def children(els: list[Element], parent: Element) -> list[Element]:
+    return [e for e in inside(els, parent) if e.depth == parent.depth + 1]
+
+
+def splice(xml: bytes, edits: Iterable[tuple[int, int, bytes]]) -> bytes:
+    """``xml`` with each byte range ``[a, b)`` replaced; the ranges must not overlap."""
+    out, pos = [], 0
+    for a, b, new in sorted(edits, key=lambda t: (t[0], t[1])):
+        assert a >= pos, "overlapping edits"
+        out += [xml[pos:a], new]
+        pos = b
+    return b"".join([*out, xml[pos:]])
+
+
+def quote_attr(value: str) -> bytes:
+    return ('"' + escape(value, {'"': "&quot;"}) + '"').encode()
+
+
+def start_tag(
+    xml: bytes,
+    el: Element,
+    values: dict[str, str | None] | None = None,
+    renames: dict[str, str] | None = None,
+) -> bytes:
+    """``el``'s start tag, its attributes named as spelt (``xmlns:r`` too) renamed by ``renames``,
+    then set to ``values`` (in place, or added at the end; None removes one)."""
+    values, renames = dict(values or {}), renames or {}
+    tag = xml[el.start : el.tag_end]
+    head = 1 + len(el.qname.encode())
+    parts, pos = [tag[:head]], head
+    while m := _ATTR.match(tag, pos):
+        ws, name, eq, value = m.groups()
+        spelt = renames.get(name.decode(), name.decode())
+        if spelt in values:
+            new = values.pop(spelt)
+            if new is not None:
+                parts.append(ws + spelt.encode() + eq + quote_attr(new))
+        else:
+            parts.append(ws + spelt.encode() + eq + value)
+        pos = m.end()
+    close = tag[pos:]
+    assert close.strip() in (b">", b"/>"), close
+    added = [b" " + k.encode() + b"=" + quote_attr(v) for k, v in values.items() if v is not None]
+    return b"".join([*parts, *added, close])
+
+
+def respelt(
+    xml: bytes, el: Element, content: bytes | None = None, values: dict[str, str | None] | None = None
+) -> tuple[int, int, bytes]:
+    """The :func:`splice` edit that writes ``el`` with its start tag's attributes set to ``values``
+    (see :func:`start_tag`) and its content replaced by ``content`` (None: kept); an empty-element
+    tag is opened and closed when it gets content."""
+    tag = start_tag(xml, el, values)
+    if content is None and el.empty:
+        return el.start, el.end, tag
+    if content is None:
+        content = xml[el.tag_end : el.content_end]
+    if el.empty:
+        tag = tag[:-2].rstrip() + b">"
+    return el.start, el.end, tag + content + f"</{el.qname}>".encode()
+
+
+def insert_into(tag: str, text: bytes) -> PartEdit:
+    """``text`` appended to the content of the one element called ``tag`` (see :func:`find`)."""
+    assert text
+
+    def edit(xml: bytes) -> bytes:
+        el = the(elements(xml), tag)
+        return splice(xml, [respelt(xml, el, xml[el.tag_end : el.content_end] + text)])
+
+    return edit
+
+
 # -- zip-level editing -----------------------------------------------------------------------------
 
 
@@ -307,9 +531,6 @@ def write_zip(dst: Path, parts: Iterable[tuple[str, bytes]], compression: int = 
             for name, data in parts:
                 zf.writestr(name, data)
     return dst
-
-
-PartEdit = Callable[[bytes], bytes]
 
 
 def rewrite_zip(
@@ -330,18 +551,17 @@ def rewrite_zip(
 
 
 def sheet_part(path: Path, sheet: str) -> str:
-    """The zip part holding a sheet, found through workbook.xml and its relationships."""
+    """The zip part holding a sheet, found through workbook.xml and its relationships (parsed:
+    the first ``<sheet>`` of that name, in any namespace and spelling)."""
     parts = dict(zip_parts(path))
-    wb = parts["xl/workbook.xml"].decode("utf-8")
-    m = re.search(rf'<sheet\b[^>]*\bname="{re.escape(sheet)}"[^>]*/>', wb)
-    assert m, f"no sheet {sheet} in {path.name}"
-    rid = re.search(r'\br:id="([^"]+)"', m.group(0)) or re.search(r'\bid="([^"]+)"', m.group(0))
-    rels = parts["xl/_rels/workbook.xml.rels"].decode("utf-8")
-    for rel in re.findall(r"<Relationship\b[^>]*/>", rels):
-        if f'Id="{rid.group(1)}"' in rel:
-            target = re.search(r'Target="([^"]+)"', rel).group(1)
-            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    raise AssertionError(f"no relationship {rid.group(1)} in {path.name}")
+    entries = find(elements(parts["xl/workbook.xml"]), "sheet", name=sheet)
+    assert entries, f"no sheet {sheet} in {path.name}"
+    attrs = entries[0].attrs
+    rid = attrs.get(f"{{{REL_NS}}}id") or next(v for k, v in attrs.items() if k.endswith("}id"))
+    rels = find(elements(parts["xl/_rels/workbook.xml.rels"]), "Relationship", Id=rid)
+    assert rels, f"no relationship {rid} in {path.name}"
+    target = rels[0].attrs["Target"]
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
 def scores_part(path: Path) -> str:
@@ -349,6 +569,9 @@ def scores_part(path: Path) -> str:
 
 
 def insert_before(marker: bytes, text: bytes) -> PartEdit:
+    """Insert before the last occurrence of ``marker``: for markers the test wrote itself; in a
+    part openpyxl wrote, use :func:`insert_into`."""
+
     def edit(xml: bytes) -> bytes:
         i = xml.rindex(marker)
         return xml[:i] + text + xml[i:]
@@ -375,14 +598,22 @@ def excel_escape(text: str) -> str:
 
 
 def replace_text(marker: str, text: str) -> PartEdit:
-    """Replace ``<t>marker</t>`` by the text, with xml:space="preserve" as Excel writes it."""
+    """Replace every ``<t>marker</t>`` by the text, with xml:space="preserve" as Excel writes it."""
 
     def edit(xml: bytes) -> bytes:
-        needle = b"<t>" + marker.encode() + b"</t>"
-        assert needle in xml, "marker not found"
-        return xml.replace(needle, b'<t xml:space="preserve">' + excel_escape(text).encode("utf-8") + b"</t>")
+        els = elements(xml)
+        found = [t for t in find(els, main_name("t")) if t.text == marker and not inside(els, t)]
+        assert found, "marker not found"
+        body = excel_escape(text).encode("utf-8")
+        return splice(xml, [respelt(xml, t, body, {"xml:space": "preserve"}) for t in found])
 
     return edit
+
+
+def prefixed(qname: str, local: str) -> str:
+    """``local`` with the prefix of ``qname`` ("x:c", "v" -> "x:v")."""
+    prefix, colon, _ = qname.rpartition(":")
+    return f"{prefix}{colon}{local}"
 
 
 def to_shared_strings(src: Path, dst: Path) -> Path:
@@ -390,15 +621,23 @@ def to_shared_strings(src: Path, dst: Path) -> Path:
     parts = zip_parts(src)
     strings: list[bytes] = []
 
-    def share(m: re.Match) -> bytes:
-        strings.append(m.group(2))
-        return m.group(1) + b't="s"><v>' + str(len(strings) - 1).encode() + b"</v></c>"
+    def share(xml: bytes) -> bytes:
+        els = elements(xml)
+        edits = []
+        for c in find(els, main_name("c"), t="inlineStr"):
+            (is_,) = find(children(els, c), main_name("is"))
+            body = inside(els, is_)
+            # copied verbatim into the sst, whose default namespace is the main one
+            assert all(e.qname == e.local and e.name == main_name(e.local) for e in body), "not copyable"
+            strings.append(xml[is_.tag_end : is_.content_end])
+            v = prefixed(c.qname, "v")
+            edits.append(respelt(xml, c, f"<{v}>{len(strings) - 1}</{v}>".encode(), {"t": "s"}))
+        return splice(xml, edits)
 
-    inline = re.compile(rb'(<c\b[^>]*?)t="inlineStr"><is>(<t\b[^>]*>.*?</t>)</is></c>', re.S)
     out = []
     for name, data in parts:
         if name.startswith("xl/worksheets/"):
-            data = inline.sub(share, data)
+            data = share(data)
         out.append((name, data))
     sst = (
         b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -415,8 +654,8 @@ def to_shared_strings(src: Path, dst: Path) -> Path:
         b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
     )
     edits = {
-        "xl/_rels/workbook.xml.rels": insert_before(b"</Relationships>", rel),
-        "[Content_Types].xml": insert_before(b"</Types>", ct),
+        "xl/_rels/workbook.xml.rels": insert_into("Relationships", rel),
+        "[Content_Types].xml": insert_into("Types", ct),
     }
     out = [(n, edits[n](d) if n in edits else d) for n, d in out]
     assert strings, "no inline strings to share"

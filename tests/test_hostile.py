@@ -278,7 +278,7 @@ def test_zip_bomb_declared_smaller_than_content(hostile_kit, tmp_path):
 
     def build(dst):
         part = hf.scores_part(hostile_kit.victim)
-        padded = hf.insert_before(b"</worksheet>", b"<!--" + b" " * 3_000_000 + b"-->")
+        padded = hf.insert_into(hf.main_name("worksheet"), b"<!--" + b" " * 3_000_000 + b"-->")
         tmp = dst.with_name("padded.xlsx")
         hf.rewrite_zip(hostile_kit.victim, tmp, {part: padded})
         dst.write_bytes(hf.patch_declared_size(tmp.read_bytes(), part, 90_000))
@@ -296,7 +296,7 @@ def test_zip_bomb_inflate_ratio(hostile_kit, tmp_path, where):
         if where == "extra-part":
             hf.rewrite_zip(hostile_kit.victim, dst, add=[("xl/media/image1.bin", bytes(3_000_000))])
         else:
-            pad = hf.insert_before(b"</worksheet>", b"<!--" + b" " * 3_000_000 + b"-->")
+            pad = hf.insert_into(hf.main_name("worksheet"), b"<!--" + b" " * 3_000_000 + b"-->")
             hf.rewrite_zip(hostile_kit.victim, dst, {hf.scores_part(hostile_kit.victim): pad})
 
     _, rec = run_case(hostile_kit, tmp_path, build)
@@ -312,10 +312,12 @@ def far_cell(ref_: str):
     cell = f'<c r="{ref_}" t="inlineStr"><is><t>x</t></is></c>'.encode()
 
     def edit(xml: bytes) -> bytes:
-        existing = re.search(rf'<row r="{row}"[^>]*>.*?(?=</row>)'.encode(), xml, re.S)
+        els = hf.elements(xml)
+        existing = hf.find(els, hf.main_name("row"), r=row)
         if existing:
-            return xml[: existing.end()] + cell + xml[existing.end() :]
-        return hf.insert_before(b"</sheetData>", f'<row r="{row}">'.encode() + cell + b"</row>")(xml)
+            (r,) = existing
+            return hf.splice(xml, [hf.respelt(xml, r, xml[r.tag_end : r.content_end] + cell)])
+        return hf.insert_into(hf.main_name("sheetData"), f'<row r="{row}">'.encode() + cell + b"</row>")(xml)
 
     return edit
 
@@ -356,7 +358,9 @@ def test_worker_killed_while_reading_is_contained(hostile_kit, tmp_path, monkeyp
 def test_dimension_claims_whole_sheet(hostile_kit, tmp_path):
     def build(dst):
         def dim(xml):
-            return re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', xml, count=1)
+            d = hf.the(hf.elements(xml), hf.main_name("dimension"))
+            assert d.attrs["ref"] != "A1:XFD1048576"
+            return hf.splice(xml, [hf.respelt(xml, d, values={"ref": "A1:XFD1048576"})])
 
         hf.rewrite_zip(hostile_kit.victim, dst, {hf.scores_part(hostile_kit.victim): dim})
 
@@ -414,8 +418,13 @@ def test_duplicate_zip_entries(hostile_kit, tmp_path, which):
         name = hf.scores_part(hostile_kit.victim) if which == "scores-sheet" else "[Content_Types].xml"
         data = dict(parts)[name]
         # the second copy of 评分表 says 100 for the unit: which one a reader takes is arbitrary
-        twin = re.sub(rf'(<c r="{ref("pct")}"[^>]*>)<v>[^<]*</v>'.encode(), rb"\1<v>100</v>", data)
-        assert which != "scores-sheet" or twin != data
+        twin = data
+        if which == "scores-sheet":
+            els = hf.elements(data)
+            (c,) = hf.find(els, hf.main_name("c"), r=ref("pct"))
+            (v,) = hf.find(hf.children(els, c), hf.main_name("v"))
+            twin = hf.splice(data, [hf.respelt(data, v, b"100")])
+            assert twin != data
         hf.write_zip(dst, [*parts, (name, twin)])
 
     _, rec = run_case(hostile_kit, tmp_path, build)
@@ -669,14 +678,10 @@ def _cached_formula(cell_ref: str, formula: str, cached: str):
     """Excel's way of saving a formula: <f> with the last calculated value in <v>."""
 
     def edit(xml: bytes) -> bytes:
-        pat = re.compile(rf'<c r="{cell_ref}"([^>]*?)(?:/>|>.*?</c>)'.encode(), re.S)
-        assert pat.search(xml), cell_ref
-
-        def sub(m: re.Match) -> bytes:
-            attrs = re.sub(rb'\s+t="[^"]*"', b"", m.group(1))
-            return f'<c r="{cell_ref}"'.encode() + attrs + f"><f>{formula}</f><v>{cached}</v></c>".encode()
-
-        return pat.sub(sub, xml, count=1)
+        (c,) = hf.find(hf.elements(xml), hf.main_name("c"), r=cell_ref)
+        f, v = hf.prefixed(c.qname, "f"), hf.prefixed(c.qname, "v")
+        content = f"<{f}>{formula}</{f}><{v}>{cached}</{v}>".encode()
+        return hf.splice(xml, [hf.respelt(xml, c, content, {"t": None})])
 
     return edit
 
@@ -885,11 +890,20 @@ def test_xlsm_with_macros_values_read(hostile_kit, tmp_path):
     )
 
     def content_types(xml: bytes) -> bytes:
-        xml = xml.replace(
-            b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-            b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+        wb = hf.the(hf.elements(xml), "Override", PartName="/xl/workbook.xml")
+        assert (
+            wb.attrs["ContentType"]
+            == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
         )
-        return hf.insert_before(b"</Types>", ct_default)(xml)
+        xml = hf.splice(
+            xml,
+            [
+                hf.respelt(
+                    xml, wb, values={"ContentType": "application/vnd.ms-excel.sheet.macroEnabled.main+xml"}
+                )
+            ],
+        )
+        return hf.insert_into("Types", ct_default)(xml)
 
     def build(dst):
         hf.rewrite_zip(
@@ -897,7 +911,7 @@ def test_xlsm_with_macros_values_read(hostile_kit, tmp_path):
             dst,
             {
                 "[Content_Types].xml": content_types,
-                "xl/_rels/workbook.xml.rels": hf.insert_before(b"</Relationships>", rel),
+                "xl/_rels/workbook.xml.rels": hf.insert_into("Relationships", rel),
             },
             add=[("xl/vbaProject.bin", vba)],
         )

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import resource
 import shutil
 import subprocess
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,11 +144,8 @@ def filled_values(changes: dict[str, object] | None = None) -> Values:
 
 def original(xml: bytes, cell: str) -> tuple[str, str]:
     """(style index, cached value as escaped XML text) of a cell of the good file."""
-    c = xe.cell_xml(xml, cell)
-    style = re.search(rb'\ss="(\d+)"', c).group(1).decode()
-    value = re.search(rb"<v>([^<]*)</v>|<t>([^<]*)</t>", c)
-    text = b"" if value is None else (value.group(1) if value.group(1) is not None else value.group(2))
-    return style, text.decode()
+    text = xe.cell_text(xml, cell)
+    return str(xe.cell_style(xml, cell)), xe.text_xml(text or "")
 
 
 def respell(cell: str, template: str) -> xe.PartEdit:
@@ -186,32 +183,70 @@ def guidance_runs() -> list[str]:
 
 def sst_counts(count: str) -> xe.PartEdit:
     def edit(xml: bytes) -> bytes:
-        out, n = re.subn(rb' (count|uniqueCount)="\d+"', f' \\1="{count}"'.encode(), xml, count=2)
-        assert n == 2
+        sst = hf.the(hf.elements(xml), hf.main_name("sst"))
+        assert {"count", "uniqueCount"} <= set(sst.attrs), sst.attrs
+        tag = hf.start_tag(xml, sst, {"count": count, "uniqueCount": count})
+        return hf.splice(xml, [(sst.start, sst.tag_end, tag)])
+
+    return edit
+
+
+FORGED_RID = "rId99"
+
+
+def scores_rid(wb: bytes) -> str:
+    return xe.rel_id(xe.sheet_entry(hf.elements(wb), SHEET_SCORES))
+
+
+def listed_twice(wb: bytes) -> xe.PartEdit:
+    """评分表 listed a second time, before the real entry, naming the forged part."""
+    rid = scores_rid(wb)
+
+    def edit(xml: bytes) -> bytes:
+        els = hf.elements(xml)
+        entry = xe.sheet_entry(els, SHEET_SCORES)
+        prefix = xe.rel_prefix(els[entry.parent])  # None: the real entry declares its own
+        decl = "" if prefix else f'xmlns:r="{xe.REL_NS}" '
+        twin = f'<sheet {decl}name="{SHEET_SCORES}" sheetId="99" state="visible" {prefix or "r"}:id="{FORGED_RID}" />'
+        out = hf.splice(xml, [(entry.start, entry.start, twin.encode())])
+        listed = hf.find(hf.elements(out), hf.main_name("sheet"), name=SHEET_SCORES)
+        assert [xe.rel_id(e) for e in listed] == [FORGED_RID, rid]
         return out
 
     return edit
 
 
-def workbook_sheet(name: str) -> re.Pattern[bytes]:
-    return re.compile(rb'<sheet name="' + name.encode() + rb'"[^>]*/>')
-
-
-def listed_twice(wb: bytes) -> xe.PartEdit:
-    """评分表 listed a second time, before the real entry, naming the forged part."""
-    real = workbook_sheet(SHEET_SCORES).search(wb).group(0)
-    twin = f'<sheet name="{SHEET_SCORES}" sheetId="99" state="visible" r:id="rId99" />'.encode()
-    return xe.sub_once(real, twin + real)
+FOREIGN_NS = "urn:szqa:not-spreadsheetml"
 
 
 def foreign_sheets_first(wb: bytes) -> xe.PartEdit:
     """A ``<sheets>`` in a foreign default namespace, textually identical to the real one except
     that 评分表 names the forged part, placed before the real ``<sheets>``."""
-    real = re.search(rb"<sheets>.*?</sheets>", wb, re.S).group(0)
-    entry = workbook_sheet(SHEET_SCORES).search(real).group(0)
-    forged = real.replace(entry, re.sub(rb'r:id="[^"]*"', b'r:id="rId99"', entry))
-    foreign = forged.replace(b"<sheets>", b'<sheets xmlns="urn:szqa:not-spreadsheetml">', 1)
-    return xe.sub_once(real, foreign + real)
+    rid = scores_rid(wb)
+
+    def edit(xml: bytes) -> bytes:
+        els = hf.elements(xml)
+        sheets = hf.the(els, hf.main_name("sheets"))
+        assert sheets.qname == "sheets" and not sheets.empty
+        entry = xe.sheet_entry(els, SHEET_SCORES)
+        spelt = entry.spelt[f"{{{xe.REL_NS}}}id"]
+        o = sheets.start
+        forged = hf.splice(
+            xml[o : sheets.end],
+            [
+                (0, sheets.tag_end - o, hf.start_tag(xml, sheets, {"xmlns": FOREIGN_NS})),
+                (entry.start - o, entry.tag_end - o, hf.start_tag(xml, entry, {spelt: FORGED_RID})),
+            ],
+        )
+        out = hf.splice(xml, [(sheets.start, sheets.start, forged)])
+        after = hf.elements(out)
+        foreign = hf.find(after, f"{{{FOREIGN_NS}}}sheet", name=SHEET_SCORES)
+        assert [xe.rel_id(e) for e in foreign] == [FORGED_RID]
+        assert xe.rel_id(xe.sheet_entry(after, SHEET_SCORES)) == rid
+        assert len(hf.find(after, f"{{{FOREIGN_NS}}}sheet")) == len(hf.find(after, hf.main_name("sheet")))
+        return out
+
+    return edit
 
 
 OTHER_URI = "urn:szqa:not-relationships"
@@ -223,16 +258,35 @@ def rebound_r(forged_under: str) -> Callable[[bytes], xe.PartEdit]:
     is named by ``forged_under`` ("r": the attribute a spreadsheet ignores; "rel": the real one)."""
 
     def make(wb: bytes) -> xe.PartEdit:
+        rid = scores_rid(wb)
+        real, other = (rid, FORGED_RID) if forged_under == "r" else (FORGED_RID, rid)
+
         def edit(xml: bytes) -> bytes:
-            decl = f'xmlns:r="{xe.REL_NS}"'.encode()
-            assert xml.count(decl) == 1
-            xml = xml.replace(decl, f'xmlns:r="{OTHER_URI}" xmlns:rel="{xe.REL_NS}"'.encode())
-            xml = xml.replace(b" r:id=", b" rel:id=")
-            entry = workbook_sheet(SHEET_SCORES).search(xml).group(0)
-            rid = re.search(rb'rel:id="([^"]*)"', entry).group(1).decode()
-            real, other = (rid, "rId99") if forged_under == "r" else ("rId99", rid)
-            new = re.sub(rb'rel:id="[^"]*"', f'r:id="{other}" rel:id="{real}"'.encode(), entry)
-            return xml.replace(entry, new)
+            els = hf.elements(xml)
+            before = {e.attrs["name"]: xe.rel_id(e) for e in hf.find(els, hf.main_name("sheet"))}
+            target = xe.sheet_entry(els, SHEET_SCORES)
+            edits = []
+            for e in els:
+                assert not e.qname.startswith(("r:", "rel:")) and "rel" not in e.nsmap, e.qname
+                values: dict[str, str | None] = {}
+                if e.declared.get("r") == xe.REL_NS:
+                    values |= {"xmlns:r": OTHER_URI, "xmlns:rel": xe.REL_NS}
+                renames = {s: "rel:" + s[2:] for s in e.spelt.values() if s.startswith("r:")}
+                if e is target:
+                    values |= {"rel:id": real, "r:id": other}
+                if values or renames:
+                    edits.append((e.start, e.tag_end, hf.start_tag(xml, e, values, renames)))
+            out = hf.splice(xml, edits)
+            after = hf.elements(out)
+            sheets = hf.find(after, hf.main_name("sheet"))
+            assert {e.attrs["name"]: xe.rel_id(e) for e in sheets if e.attrs["name"] != SHEET_SCORES} == {
+                k: v for k, v in before.items() if k != SHEET_SCORES
+            }
+            assert all(e.spelt[f"{{{xe.REL_NS}}}id"].startswith("rel:") for e in sheets)
+            entry = xe.sheet_entry(after, SHEET_SCORES)
+            assert (xe.rel_id(entry), entry.attrs[f"{{{OTHER_URI}}}id"]) == (real, other)
+            assert entry.spelt[f"{{{OTHER_URI}}}id"] == "r:id"
+            return out
 
         return edit
 
@@ -240,7 +294,7 @@ def rebound_r(forged_under: str) -> Callable[[bytes], xe.PartEdit]:
 
 
 def forged_sheet(workbook) -> xe.Build:
-    return xe.with_forged_scores("xl/worksheets/sheet99.xml", "rId99", FORGE_65, workbook)
+    return xe.with_forged_scores("xl/worksheets/sheet99.xml", FORGED_RID, FORGE_65, workbook)
 
 
 def number_format(num_fmt_id: int, code: str | None = None) -> xe.Build:
@@ -253,9 +307,7 @@ def number_format(num_fmt_id: int, code: str | None = None) -> xe.Build:
         new = xe.xf_count(parts["xl/styles.xml"])
         return {
             "xl/styles.xml": lambda x: xe.with_number_format(x, style, num_fmt_id, code),
-            sheet: lambda x: x.replace(
-                xe.cell_xml(x, PCT), re.sub(rb's="\d+"', f's="{new}"'.encode(), xe.cell_xml(x, PCT))
-            ),
+            sheet: xe.set_cell_attrs(PCT, {"s": str(new)}),
         }
 
     return xe.on_parts(edits)
@@ -905,3 +957,87 @@ def test_saved_as_ods_in_batch(hostile_kit, saved_as, tmp_path):
 def test_every_case_changes_the_file(hostile_kit, catalogue):
     good = hostile_kit.victim.read_bytes()
     assert len({p.read_bytes() for p in catalogue.values()} | {good}) == len(catalogue) + 1
+
+
+# -- the edits read either of openpyxl's spellings ---------------------------------------------------
+
+
+def _refs(text: str) -> str:
+    """Non-ASCII characters as character references, as openpyxl writes text when lxml is installed."""
+    return "".join(c if c.isascii() else f"&#{ord(c)};" for c in text)
+
+
+WORKBOOK_SPELLINGS = {
+    # without lxml: xmlns:r on the root, text as UTF-8, ``<x />``
+    "openpyxl": (
+        f'<workbook xmlns:r="{xe.REL_NS}" xmlns="{hf.MAIN_NS}"><workbookPr /><sheets>'
+        '<sheet name="封面" sheetId="1" state="visible" r:id="rId1" />'
+        f'<sheet name="{SHEET_SCORES}" sheetId="2" state="visible" r:id="rId2" />'
+        "</sheets></workbook>"
+    ),
+    # with lxml: xmlns:r on every <sheet>, ``<x/>``; names as character references (also legal)
+    "openpyxl-lxml": (
+        f'<workbook xmlns="{hf.MAIN_NS}"><workbookPr/><sheets>'
+        f'<sheet xmlns:r="{xe.REL_NS}" name="{_refs("封面")}" sheetId="1" state="visible" r:id="rId1"/>'
+        f'<sheet xmlns:r="{xe.REL_NS}" name="{_refs(SHEET_SCORES)}" sheetId="2" state="visible" r:id="rId2"/>'
+        "</sheets></workbook>"
+    ),
+}
+WORKBOOK_EDITS = {
+    "sheet-listed-twice": listed_twice,
+    "foreign-namespace-sheets-first": foreign_sheets_first,
+    "r-prefix-rebound-forged-under-r": rebound_r("r"),
+    "r-prefix-rebound-forged-under-rel": rebound_r("rel"),
+}
+
+
+@pytest.mark.parametrize("case", WORKBOOK_EDITS)
+def test_workbook_edits_read_either_spelling(case):
+    """Each workbook.xml edit of the catalogue makes the same XML (equal C14N forms) from either
+    spelling, so a case tests the same thing whether or not lxml is installed."""
+    made = {}
+    for spelling, wb in WORKBOOK_SPELLINGS.items():
+        data = wb.encode()
+        out = WORKBOOK_EDITS[case](data)(data)
+        assert out != data
+        made[spelling] = ET.canonicalize(out.decode())
+    assert len(set(made.values())) == 1, made
+
+
+SHEET_SPELLINGS = {
+    "openpyxl": (
+        f'<worksheet xmlns="{hf.MAIN_NS}"><sheetData><row r="5">'
+        f'<c r="{CODE}" s="7" t="inlineStr"><is><t>1.1</t></is></c>'
+        f'<c r="{GUIDANCE}" s="8" t="inlineStr"><is><t>{xe.text_xml(GUIDANCE_TEXT)}</t></is></c>'
+        f'<c r="{PCT}" s="13" t="n"><v>60</v></c></row></sheetData>'
+        f'<mergeCells count="1"><mergeCell ref="A1:B1" /></mergeCells></worksheet>'
+    ),
+    "openpyxl-lxml": (
+        f'<worksheet xmlns="{hf.MAIN_NS}"><sheetData><row r="5">'
+        f'<c r="{CODE}" s="7" t="inlineStr"><is><t>1.1</t></is></c>'
+        f'<c r="{GUIDANCE}" s="8" t="inlineStr"><is><t>{_refs(xe.text_xml(GUIDANCE_TEXT))}</t></is></c>'
+        f'<c r="{PCT}" s="13" t="n"><v>60</v></c></row></sheetData>'
+        f'<mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells></worksheet>'
+    ),
+}
+SHEET_EDITS = {
+    "locked-formula-guidance": respell(
+        GUIDANCE, f'<c r="{{r}}" s="{{s}}" t="str"><f>"{FORGED_GUIDANCE}"</f><v>{{v}}</v></c>'
+    ),
+    "formula-prefixed-elements": xe.chain(
+        xe.bind_prefix("x"), respell(PCT, f'<x:c r="{{r}}" s="{{s}}"><x:f>{F}</x:f><x:v>{{v}}</x:v></x:c>')
+    ),
+    "merge-spaced-ref": xe.add_merge(f'<mergeCell  ref = "{BEFORE_STRENGTHS}:{STRENGTHS}" />'),
+    "number-format": xe.set_cell_attrs(PCT, {"s": "99"}),
+}
+
+
+@pytest.mark.parametrize("case", SHEET_EDITS)
+def test_sheet_edits_read_either_spelling(case):
+    made = {}
+    for spelling, sheet in SHEET_SPELLINGS.items():
+        data = sheet.encode()
+        out = SHEET_EDITS[case](data)
+        assert out != data
+        made[spelling] = ET.canonicalize(out.decode())
+    assert len(set(made.values())) == 1, made

@@ -5,25 +5,29 @@ t="n"><v>60</v></c>``, inline strings, no shared strings, no XML declaration) an
 legal-but-unusual spellings a real parser must read as a spreadsheet does: implied cell
 positions, other attribute quoting and order, namespace prefixes, comments, CDATA,
 character references, rich-text runs, duplicate or extra zip entries.  The edits locate
-what they change with exact searches in that known input and assert that they found it,
-so a change of the writer shows up as a failing edit, never as a case that tests nothing.
+what they change by parsing the part (``hf.elements``: names with their namespaces,
+attribute values and text decoded, byte offsets of each element), never by searching for
+a spelling, so they work the same on either of openpyxl's spellings (with lxml installed
+it writes non-ASCII text as character references and declares ``xmlns:r`` on every
+``<sheet>``); each asserts that it found exactly what it edits, so a change of the writer
+shows up as a failing edit, never as a case that tests nothing.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import hostile_files as hf
+from hostile_files import Element
 
 PartEdit = Callable[[bytes], bytes]
 Build = Callable[[Path, Path], Path]
 """Make the hostile file ``dst`` from the good file ``src``."""
 
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+REL_NS = hf.REL_NS
 WORKSHEET_REL = REL_NS + "/worksheet"
 WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 
@@ -31,17 +35,25 @@ WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.work
 # -- sheet XML ------------------------------------------------------------------------------------
 
 
-def _cell_span(xml: bytes, ref: str) -> tuple[int, int]:
-    """Start and end of the ``<c r="ref" …>…</c>`` (or ``…/>``) element as openpyxl writes it."""
-    pattern = re.compile(rb'<c r="' + ref.encode() + rb'"[^>]*?(?:/>|>.*?</c>)', re.S)
-    found = list(pattern.finditer(xml))
+def cell(xml: bytes, ref: str) -> Element:
+    """The one ``<c>`` element whose ``r`` is ``ref`` (any spelling: quotes, order, prefix)."""
+    found = hf.find(hf.elements(xml), hf.main_name("c"), r=ref)
     assert len(found) == 1, f"cell {ref}: {len(found)} matches"
-    return found[0].span()
+    return found[0]
 
 
 def cell_xml(xml: bytes, ref: str) -> bytes:
-    a, b = _cell_span(xml, ref)
-    return xml[a:b]
+    c = cell(xml, ref)
+    return xml[c.start : c.end]
+
+
+def cell_text(xml: bytes, ref: str) -> str | None:
+    """The cell's cached value or inline text as a parser reads it (the first ``<v>`` or ``<t>``
+    in it), None when it has neither."""
+    els = hf.elements(xml)
+    (c,) = hf.find(els, hf.main_name("c"), r=ref)
+    found = [e for e in hf.inside(els, c) if e.name in (hf.main_name("v"), hf.main_name("t"))]
+    return found[0].text if found else None
 
 
 def replace_cell(ref: str, new: bytes | str) -> PartEdit:
@@ -49,20 +61,21 @@ def replace_cell(ref: str, new: bytes | str) -> PartEdit:
     data = new.encode() if isinstance(new, str) else new
 
     def edit(xml: bytes) -> bytes:
-        a, b = _cell_span(xml, ref)
-        return xml[:a] + data + xml[b:]
+        c = cell(xml, ref)
+        assert xml[c.start : c.end] != data, f"cell {ref} is already {data!r}"
+        return hf.splice(xml, [(c.start, c.end, data)])
 
     return edit
 
 
-def sub_once(old: bytes | str, new: bytes | str) -> PartEdit:
-    """Replace the single occurrence of ``old``."""
-    o = old.encode() if isinstance(old, str) else old
-    n = new.encode() if isinstance(new, str) else new
+def set_cell_attrs(ref: str, values: dict[str, str | None]) -> PartEdit:
+    """The cell at ``ref`` with these attributes (named as spelt) set, added or removed."""
 
     def edit(xml: bytes) -> bytes:
-        assert xml.count(o) == 1, f"{o[:60]!r} occurs {xml.count(o)} times"
-        return xml.replace(o, n)
+        c = cell(xml, ref)
+        tag = hf.start_tag(xml, c, values)
+        assert tag != xml[c.start : c.tag_end], f"cell {ref}: {values} changes nothing"
+        return hf.splice(xml, [(c.start, c.tag_end, tag)])
 
     return edit
 
@@ -77,22 +90,23 @@ def chain(*edits: PartEdit) -> PartEdit:
 
 
 def bind_prefix(prefix: str, uri: str = hf.MAIN_NS) -> PartEdit:
-    """Declare ``xmlns:prefix`` on the root element (the first start tag)."""
+    """Declare ``xmlns:prefix`` on the root element."""
 
     def edit(xml: bytes) -> bytes:
-        m = re.search(rb"<(?![?!])[\w:]+", xml)
-        assert m
-        return xml[: m.end()] + f' xmlns:{prefix}="{uri}"'.encode() + xml[m.end() :]
+        root = hf.elements(xml)[0]
+        assert prefix not in root.nsmap, f"{prefix} is already bound"
+        at = root.start + 1 + len(root.qname.encode())
+        return hf.splice(xml, [(at, at, f' xmlns:{prefix}="{uri}"'.encode())])
 
     return edit
 
 
 def append_rows(rows: bytes | str) -> PartEdit:
-    return hf.insert_before(b"</sheetData>", rows.encode() if isinstance(rows, str) else rows)
+    return hf.insert_into(hf.main_name("sheetData"), rows.encode() if isinstance(rows, str) else rows)
 
 
 def add_merge(merge: bytes | str) -> PartEdit:
-    return hf.insert_before(b"</mergeCells>", merge.encode() if isinstance(merge, str) else merge)
+    return hf.insert_into(hf.main_name("mergeCells"), merge.encode() if isinstance(merge, str) else merge)
 
 
 def text_xml(text: str) -> str:
@@ -113,35 +127,57 @@ def inline_runs(runs: Iterable[str], preserve: bool = False) -> str:
 
 
 def cell_style(xml: bytes, ref: str) -> int:
-    m = re.search(rb'\ss="(\d+)"', cell_xml(xml, ref))
-    assert m, f"{ref} has no style"
-    return int(m.group(1))
+    c = cell(xml, ref)
+    assert "s" in c.attrs, f"{ref} has no style"
+    return int(c.attrs["s"])
 
 
-def _cell_xfs(styles: bytes) -> tuple[int, int, list[bytes]]:
-    """Start and end of the ``<cellXfs>`` content and its ``<xf>`` elements."""
-    m = re.search(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", styles, re.S)
-    assert m
-    xfs = re.findall(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", m.group(1), re.S)
-    return m.start(1), m.end(1), xfs
+def _cell_xfs(styles: bytes) -> tuple[Element, list[Element]]:
+    """The ``<cellXfs>`` element and its ``<xf>`` elements."""
+    els = hf.elements(styles)
+    xfs = hf.the(els, hf.main_name("cellXfs"))
+    return xfs, hf.find(hf.children(els, xfs), hf.main_name("xf"))
 
 
 def with_number_format(styles: bytes, base_xf: int, num_fmt_id: int, format_code: str | None = None) -> bytes:
     """styles.xml with one more cell format: a copy of ``base_xf`` with another number format
     (a custom one when ``format_code`` is given).  The new format's index is the old count."""
-    start, end, xfs = _cell_xfs(styles)
-    xf = re.sub(rb'numFmtId="\d+"', f'numFmtId="{num_fmt_id}"'.encode(), xfs[base_xf], count=1)
-    xf = re.sub(rb"<xf\b", b'<xf applyNumberFormat="1"', xf, count=1)
-    out = styles[:end] + xf + styles[end:]
-    out = re.sub(rb'<cellXfs count="\d+"', f'<cellXfs count="{len(xfs) + 1}"'.encode(), out, count=1)
+    cell_xfs, xfs = _cell_xfs(styles)
+    assert not cell_xfs.empty
+    base = xfs[base_xf]
+    assert base.attrs.get("numFmtId") != str(num_fmt_id), f"xf {base_xf} already has format {num_fmt_id}"
+    xf = hf.start_tag(styles, base, {"numFmtId": str(num_fmt_id), "applyNumberFormat": "1"})
+    xf += styles[base.tag_end : base.end]
+    edits = [
+        (cell_xfs.start, cell_xfs.tag_end, hf.start_tag(styles, cell_xfs, {"count": str(len(xfs) + 1)})),
+        (cell_xfs.content_end, cell_xfs.content_end, xf),
+    ]
+    out = hf.splice(styles, edits)
     if format_code is not None:
         fmt = f'<numFmt numFmtId="{num_fmt_id}" formatCode="{escape(format_code, {chr(34): "&quot;"})}"/>'
-        out = hf.insert_before(b"</numFmts>", fmt.encode())(out)
+        out = hf.insert_into(hf.main_name("numFmts"), fmt.encode())(out)
     return out
 
 
 def xf_count(styles: bytes) -> int:
-    return len(_cell_xfs(styles)[2])
+    return len(_cell_xfs(styles)[1])
+
+
+# -- workbook.xml ---------------------------------------------------------------------------------
+
+
+def sheet_entry(els: list[Element], name: str) -> Element:
+    """The one ``<sheet name=…>`` of the spreadsheet namespace in workbook.xml."""
+    return hf.the(els, hf.main_name("sheet"), name=name)
+
+
+def rel_id(entry: Element) -> str:
+    return entry.attrs[f"{{{REL_NS}}}id"]
+
+
+def rel_prefix(el: Element) -> str | None:
+    """A prefix bound to the relationships namespace where ``el`` is (its own declarations included)."""
+    return next((p for p, uri in el.nsmap.items() if uri == REL_NS and p is not None), None)
 
 
 # -- whole files ----------------------------------------------------------------------------------
@@ -188,20 +224,21 @@ def share_cell(ref: str, si_body: str) -> Build:
     def build(src: Path, dst: Path) -> Path:
         parts = dict(hf.zip_parts(src))
         assert "xl/sharedStrings.xml" in parts, "use `then(shared, …)`"
-        index = parts["xl/sharedStrings.xml"].count(b"<si>")
+        sst = hf.elements(parts["xl/sharedStrings.xml"])
+        index = len(hf.find(hf.children(sst, sst[0]), hf.main_name("si")))
 
-        def cell(xml: bytes) -> bytes:
-            old = cell_xml(xml, ref)
-            head = re.match(rb'<c r="[^"]*"(?: s="\d+")?', old)
-            assert head
-            return replace_cell(ref, head.group(0) + f' t="s"><v>{index}</v></c>'.encode())(xml)
+        def edit(xml: bytes) -> bytes:
+            c = cell(xml, ref)
+            assert c.qname == "c", c.qname
+            style = f' s="{c.attrs["s"]}"' if "s" in c.attrs else ""
+            return replace_cell(ref, f'<c r="{ref}"{style} t="s"><v>{index}</v></c>')(xml)
 
         return hf.rewrite_zip(
             src,
             dst,
             {
-                hf.scores_part(src): cell,
-                "xl/sharedStrings.xml": hf.insert_before(b"</sst>", f"<si>{si_body}</si>".encode()),
+                hf.scores_part(src): edit,
+                "xl/sharedStrings.xml": hf.insert_into(hf.main_name("sst"), f"<si>{si_body}</si>".encode()),
             },
         )
 
@@ -217,8 +254,8 @@ def add_worksheet(src: Path, dst: Path, part: str, data: bytes, rid: str, workbo
         dst,
         {
             "xl/workbook.xml": workbook,
-            "xl/_rels/workbook.xml.rels": hf.insert_before(b"</Relationships>", rel),
-            "[Content_Types].xml": hf.insert_before(b"</Types>", ct),
+            "xl/_rels/workbook.xml.rels": hf.insert_into("Relationships", rel),
+            "[Content_Types].xml": hf.insert_into("Types", ct),
         },
         add=[(part, data)],
     )
