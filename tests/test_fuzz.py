@@ -1545,6 +1545,32 @@ _STAND_INS = {
 }
 
 
+def without_attribute(src: Path, attr: str, dst: Path) -> Path:
+    """``src`` with every attribute of that local name removed from its XML parts, the way Excel's
+    repair drops an attribute the schema does not know (openpyxl refuses the file instead)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            data = z.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                root = ET.fromstring(data)
+                found = False
+                for el in root.iter():
+                    for key in [k for k in el.attrib if k.rsplit("}", 1)[-1] == attr]:
+                        del el.attrib[key]
+                        found = True
+                if found:
+                    for prefix, uri in _namespaces(data):
+                        ET.register_namespace(prefix, uri)
+                    data = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+            out.writestr(info.filename, data)
+    return dst
+
+
+def _namespaces(data: bytes) -> list[tuple[str, str]]:
+    return [ns for _, ns in ET.iterparse(io.BytesIO(data), events=("start-ns",))]
+
+
 def unread_parts_stood_in(src: Path, dst: Path) -> Path | None:
     """``src`` with every XML part that no reader opens and that is not well-formed replaced by an empty
     stand-in; None when a part the reader does read is the damaged one (or no stand-in fits)."""
@@ -1607,7 +1633,15 @@ def openpyxl_load(path: Path, scratch_dir: Path, data_only: bool = True):
             if view is None:
                 raise failure from None
             first = f"{first} (a part no reader opens is damaged)"
-        wb = load_workbook(view, data_only=data_only)
+        try:
+            wb = load_workbook(view, data_only=data_only)
+        except TypeError as exc:  # an attribute the schema does not know (Excel drops it on repair)
+            m = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+            if m is None:
+                raise
+            view = without_attribute(view, m.group(1), scratch_dir / f"no-attr-{path.name}")
+            first = f"{first} (unknown attribute {m.group(1)!r} left out)"
+            wb = load_workbook(view, data_only=data_only)
     OPENPYXL_LIMITS[first] += 1
     message = f"openpyxl cannot read a file as written, read its plain view: {first}"
     warnings.warn(message, OpenpyxlLimitation, stacklevel=2)
