@@ -133,8 +133,9 @@ def open_view(
 ) -> WorkbookView | Problem:
     """Open a file's bytes as a spreadsheet would and parse the sheets named (None: every sheet).
 
-    Cached parses are keyed by content (returns of one batch share a handful of
-    distinct workbook, relationship and style parts) and return fresh data.
+    The workbook, relationship and style parts are parsed once per distinct
+    content (the returns of one batch share a handful of them); those cached
+    results are shared between files and never modified.
     """
     opened = pkg.open_package(data)
     if isinstance(opened, Problem):
@@ -237,11 +238,10 @@ def preflight(path: Path | str, max_rows: int = MAX_ROWS, max_cols: int = MAX_CO
     """The problems of opening every sheet of a file (for callers that only need a yes/no)."""
     path = Path(path)
     try:
-        data = (
-            path.read_bytes()
-            if path.stat().st_size <= pkg.MAX_FILE_BYTES
-            else b"x" * (pkg.MAX_FILE_BYTES + 1)
-        )
+        size = path.stat().st_size
+        if size > pkg.MAX_FILE_BYTES:
+            return [Problem("too-large", f"文件过大（{size // 1024 // 1024} MB）", path.name)]
+        data = path.read_bytes()
     except OSError as exc:
         return [Problem("unreadable", f"无法读取文件：{exc.strerror or exc}", path.name)]
     got = open_view(data, path.name, None, max_rows, max_cols)
