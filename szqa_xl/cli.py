@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import typer
@@ -216,10 +217,18 @@ def check_cmd(
     }[rf.status]
     m = rf.meta
     if m.get("award_category"):
+        console.print(f"[bold]评审年度：{m.get('year') or '（未填写）'}[/bold]")
         console.print(
             f"{rf.name}: {m.get('year')} {m.get('award_name', '')} {m.get('applicant_id')} "
             f"{m.get('applicant_name')} · 评审员 {m.get('examiner_id')} {m.get('examiner_name')}"
         )
+        this_year = str(datetime.date.today().year)
+        if year is None and m.get("year") and m.get("year") != this_year:
+            console.print(
+                f"[yellow]注意：此评分表的评审年度是 {m.get('year')}，不是本年度 {this_year}。"
+                "如确为该年度的评审，请忽略；否则请使用本年度下发的评分表（或用 --year 指定年度检查）。[/yellow]",
+                soft_wrap=True,
+            )
     console.print(verdict)
     for p in rf.problems:
         loc = f"{p.sheet}!{p.cell} " if p.sheet and p.cell else (f"{p.sheet} " if p.sheet else "")
@@ -276,6 +285,13 @@ def consolidate_cmd(
             progress=lambda i, n: bar.update(task, completed=i, total=n),
             time_limit=time_limit,
         )
+    if not any(r.status in ("accepted", "incomplete", "rejected", "duplicate") for r in cons.returns):
+        err.print(
+            f"[red]error:[/red] no returns found in {returns_dir} (no .xlsx/.xlsm file besides lock files); "
+            "nothing was written",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     paths = write_outputs(cons, out, force=force, workers=workers)
     for rec in cons.returns:
         if rec.status in ("rejected", "duplicate"):

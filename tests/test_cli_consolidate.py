@@ -254,3 +254,31 @@ def test_outputs_get_the_users_umask(tmp_path, monkeypatch):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.csv").stat().st_mode) == 0o640
+
+
+def test_check_shows_the_award_year_and_warns_when_it_is_not_this_year(issued, tmp_path: Path) -> None:
+    import datetime
+
+    good = _fill(issued, "E03", tmp_path, full_scores("economic", 50))
+    res = runner.invoke(app, ["check", str(good)])
+    out = flat(res.output)
+    assert f"评审年度：{YEAR}" in out
+    this_year = datetime.date.today().year
+    assert ("不是本年度" in out) is (this_year != YEAR)
+    if this_year != YEAR:
+        assert str(this_year) in out and "--year" in out
+    given = runner.invoke(app, ["check", str(good), "--year", str(YEAR)])
+    assert "不是本年度" not in flat(given.output)  # the year asked for is the one checked
+
+
+@pytest.mark.parametrize("content", ["empty", "only-lock-files"])
+def test_consolidate_with_no_returns_writes_nothing_and_fails(tmp_path: Path, content: str) -> None:
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    if content == "only-lock-files":
+        (folder / "~$2027_经济类_EC-001_E01_李明.xlsx").write_bytes(b"owner")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["consolidate", str(folder), "-o", str(out)])
+    assert res.exit_code == 2
+    assert "no returns found" in res.output and f"{folder} " in res.output
+    assert not out.exists() or not any(out.iterdir())
