@@ -181,7 +181,8 @@ def run_demo(
     old_path = render(plan_scoresheet(std, old).workbook, root / "tmp_old.xlsx")
     fill_scoresheet(
         old_path,
-        returns / f"{year - 1}年旧表_{good.name}",
+        # named after whose and which year's scoresheet it is
+        returns / ("旧表_" + Path(row["path"]).name.replace(f"{year}_", f"{year - 1}_", 1)),
         simulate_scores(std, quality[row["applicant_id"]], 0, rng),
     )
     old_path.unlink()

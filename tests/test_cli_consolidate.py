@@ -232,7 +232,8 @@ def test_demo_produces_consolidated_outputs(tmp_path: Path) -> None:
     missing = [name for status, name in listed if status == "未返回"]
     assert len(rejected) == 2, listed
     assert any(n.startswith("篡改_") for n in rejected)  # tampered
-    assert any(n.startswith(f"{YEAR - 1}") for n in rejected)  # wrong year
+    # wrong year, named after the examiner and the year its metadata holds
+    assert any(n.startswith(f"旧表_{YEAR - 1}_经济类_EC-001_E01_李明") for n in rejected)
     assert len(missing) == 1
 
     again = runner.invoke(app, ["demo", "--out", str(out)])  # not empty: refused
