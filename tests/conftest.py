@@ -62,6 +62,26 @@ def require_soffice() -> str:
     return exe
 
 
+def run_soffice(soffice: str, files, fmt: str, outdir: Path, profile: Path, timeout: float = 600):
+    """One headless ``soffice --convert-to`` run over many files, with a private profile (so it neither
+    touches nor waits for a user's LibreOffice); the completed process."""
+    import subprocess
+
+    cmd = [
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        fmt,
+        "--outdir",
+        str(outdir),
+        *map(str, files),
+    ]
+    env = dict(os.environ, HOME=str(profile))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
 @pytest.fixture(scope="session")
 def lo_convert(require_soffice: str, tmp_path_factory: pytest.TempPathFactory):
     """``convert(files, fmt, outdir) -> [paths]``: many files in ONE soffice run.
@@ -70,26 +90,13 @@ def lo_convert(require_soffice: str, tmp_path_factory: pytest.TempPathFactory):
     a user's LibreOffice.  ``fmt`` is a --convert-to argument such as "xlsx" or "pdf";
     a re-saved xlsx has every formula recalculated.
     """
-    import subprocess
 
     def convert(files: list[Path], fmt: str, outdir: Path, timeout: float = 600) -> list[Path]:
         outdir.mkdir(parents=True, exist_ok=True)
         stems = [Path(f).stem for f in files]
         assert len(set(stems)) == len(stems), "file names must differ: outputs share one folder"
         profile = tmp_path_factory.mktemp("lo-profile")
-        cmd = [
-            require_soffice,
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            fmt,
-            "--outdir",
-            str(outdir),
-            *map(str, files),
-        ]
-        env = dict(os.environ, HOME=str(profile))
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = run_soffice(require_soffice, files, fmt, outdir, profile, timeout)
         outs = [outdir / f"{stem}.{fmt.split(':')[0]}" for stem in stems]
         missing = [p.name for p in outs if not p.exists()]
         assert proc.returncode == 0 and not missing, (

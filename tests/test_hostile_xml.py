@@ -28,10 +28,8 @@ For each case the module checks
 from __future__ import annotations
 
 import multiprocessing
-import os
 import resource
 import shutil
-import subprocess
 import time
 import traceback
 import xml.etree.ElementTree as ET
@@ -42,6 +40,7 @@ from pathlib import Path
 import hostile_files as hf
 import pytest
 import xml_edits as xe
+from conftest import run_soffice
 from openpyxl import load_workbook
 
 from szqa_xl.layout import COL, INPUT_FIELDS, SHEET_SCORES, Issue, guidance_text, plan_scoresheet
@@ -870,18 +869,7 @@ def lo_views(catalogue, require_soffice, tmp_path_factory) -> dict[str, Path | N
     profile = tmp_path_factory.mktemp("lo_profile")
     (profile / "user").mkdir()
     (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
-    cmd = [
-        require_soffice,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--norestore",
-        "--convert-to",
-        "xlsx",
-        "--outdir",
-        str(out),
-        *map(str, catalogue.values()),
-    ]
-    subprocess.run(cmd, capture_output=True, timeout=900, env=dict(os.environ, HOME=str(profile)))
+    run_soffice(require_soffice, catalogue.values(), "xlsx", out, profile, timeout=900)
     return {name: (out / f"{name}.xlsx") if (out / f"{name}.xlsx").exists() else None for name in catalogue}
 
 
