@@ -7,7 +7,7 @@ Imports only what `szqa consolidate` imports, so its ru_maxrss is comparable.
 
 import sys
 
-from szqa_xl.batch import consolidate_dir, write_outputs
+from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
 
 if __name__ == "__main__":
     returns, manifest = sys.argv[1], sys.argv[2]

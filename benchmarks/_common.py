@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from szqa_xl import grid
 from szqa_xl.demo import fill_scoresheet, simulate_scores
-from szqa_xl.generate import MANIFEST_COLUMNS, generate, read_manifest, scoresheet_path
-from szqa_xl.models import AWARD_IDS
-from szqa_xl.standards import builtin_standard, fingerprint
+from szqa_xl.scoresheet.generate import MANIFEST_COLUMNS, generate, read_manifest, scoresheet_path
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard, fingerprint
+from szqa_xl.standards.models import AWARD_IDS
 
 YEAR = 2027
 PANEL = 5  # examiners per applicant

@@ -41,10 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, median, prepare_returns, run_child, timed  # noqa: E402
 
-from szqa_xl.generate import read_manifest  # noqa: E402
-from szqa_xl.layout import INPUT_FIELDS, Issue, plan_scoresheet  # noqa: E402
-from szqa_xl.reader import split_ref  # noqa: E402
-from szqa_xl.standards import builtin_standard  # noqa: E402
+from szqa_xl.returns.reader import split_ref  # noqa: E402
+from szqa_xl.scoresheet.generate import read_manifest  # noqa: E402
+from szqa_xl.scoresheet.layout import INPUT_FIELDS, Issue, plan_scoresheet  # noqa: E402
+from szqa_xl.standards.load import builtin_standard  # noqa: E402
 
 SZQA = Path(sys.executable).parent / "szqa"
 
@@ -111,7 +111,7 @@ def child_cmd(returns: Path, manifest: Path, out: Path, write: bool) -> list[str
 
 
 def read_phase(paths: list[Path], workers: int | None):
-    from szqa_xl.batch import read_all
+    from szqa_xl.consolidation.batch import read_all
 
     files = read_all(paths) if workers is None else read_all(paths, workers=workers)
     bad = [f for f in files if f.status == "rejected"]
@@ -122,9 +122,15 @@ def read_phase(paths: list[Path], workers: int | None):
 
 def breakdown(returns: Path, manifest: Path, out: Path) -> dict[str, float]:
     """Seconds of each phase of consolidation in this process (one run): where (c) goes."""
-    from szqa_xl import writer
-    from szqa_xl.batch import consolidate_dir, find_returns, read_all, write_outputs, write_scores_csv
-    from szqa_xl.report import plan_consolidated
+    from szqa_xl.consolidation.batch import (
+        consolidate_dir,
+        find_returns,
+        read_all,
+        write_outputs,
+        write_scores_csv,
+    )
+    from szqa_xl.consolidation.report import plan_consolidated
+    from szqa_xl.xlsx import writer
 
     out.mkdir(parents=True, exist_ok=True)
     res = {}
@@ -174,7 +180,7 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from szqa_xl.batch import find_returns, read_all
+    from szqa_xl.consolidation.batch import find_returns, read_all
 
     default_workers = pyinspect.signature(read_all).parameters["workers"].default
     res: dict = {"machine": machine(), "n": args.n, "repeats": args.repeats}

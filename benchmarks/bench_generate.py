@@ -5,7 +5,7 @@ Run on demand (not part of the test suite):
     python benchmarks/bench_generate.py                  # 1000 scoresheets, 3 repeats
     python benchmarks/bench_generate.py --n 200 --repeats 1
 
-Each repeat calls ``szqa_xl.generate.generate(roster, 2027, out)`` on a roster of N rows (panels
+Each repeat calls ``szqa_xl.scoresheet.generate.generate(roster, 2027, out)`` on a roster of N rows (panels
 of 5 examiners, the six award categories in turn, as in bench_consolidate) in one process and
 reports seconds per file.  The baseline is one plain openpyxl load-and-save of the same
 template: ``generate_blank(category)`` once, then ``openpyxl.load_workbook(blank)`` +
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import YEAR, category_mix, machine, median, roster_rows, timed, write_roster  # noqa: E402
 
-from szqa_xl.generate import generate, generate_blank  # noqa: E402
+from szqa_xl.scoresheet.generate import generate, generate_blank  # noqa: E402
 
 
 def load_and_save(src: Path, dst: Path) -> None:

@@ -5,12 +5,12 @@ ships and that the workbook carries unchanged; it runs
 ``RunPython "import <workbook name>; <workbook name>.main()"``, so a workbook saved as
 ``szqa_secretariat.xlsm`` lands here.  This is the shell only: which step to run, and its
 parameters, are read from the calling workbook's 控制 sheet, and the step itself is a
-function of :mod:`szqa_xl.secretariat`.
+function of :mod:`szqa_xl.excel.secretariat`.
 """
 
 from __future__ import annotations
 
-from szqa_xl import secretariat
+from szqa_xl.excel import secretariat
 
 __all__ = ["actions", "main"]
 

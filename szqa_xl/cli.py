@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import standards as stdlib
-from .diff import diff_standards
-from .models import KIND_ZH
-from .returns import DEFAULT_TIME_LIMIT
+from szqa_xl.returns import DEFAULT_TIME_LIMIT
+from szqa_xl.standards import load as stdlib
+from szqa_xl.standards.diff import diff_standards
+from szqa_xl.standards.models import KIND_ZH
 
 app = typer.Typer(
     help="Scoresheets and consolidation for the Shenzhen Mayor's Quality Award (深圳市市长质量奖).",
@@ -24,7 +24,7 @@ app = typer.Typer(
 
 @app.callback()
 def _startup() -> None:
-    from .safety import check_environment
+    from szqa_xl.safety import check_environment
 
     try:
         check_environment()
@@ -129,7 +129,7 @@ def standards_schema(
     if out is None:
         print(text, end="")
     else:
-        from .atomic import write_text
+        from szqa_xl.xlsx.atomic import write_text
 
         write_text(out, text)
         console.print(f"wrote {out}")
@@ -162,7 +162,7 @@ def generate_cmd(
       szqa generate --roster roster.csv --year 2027 --out scoresheets
       szqa generate --blank culture --out 文化类空白评分表.xlsx
     """
-    from .generate import generate, generate_blank
+    from szqa_xl.scoresheet.generate import generate, generate_blank
 
     if blank:
         try:
@@ -202,8 +202,8 @@ def check_cmd(
 
     Example: szqa check 2027_经济类_EC-001_E01_李明.xlsx
     """
-    from .batch import read_all
-    from .reader import check_issue
+    from szqa_xl.consolidation.batch import read_all
+    from szqa_xl.returns.reader import check_issue
 
     if not file.is_file():
         err.print(f"[red]error:[/red] no such file: {file}")
@@ -264,8 +264,8 @@ def consolidate_cmd(
 
     Example: szqa consolidate returns/ --manifest scoresheets/manifest.csv -o consolidated/
     """
-    from .batch import consolidate_dir, write_outputs
-    from .consolidate import Thresholds
+    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.core import Thresholds
 
     if not returns_dir.is_dir():
         err.print(f"[red]error:[/red] no such folder: {returns_dir}")
@@ -315,7 +315,7 @@ def demo_cmd(
 
     Example: szqa demo --out /tmp/szqa-demo
     """
-    from .demo import run_demo
+    from szqa_xl.demo import run_demo
 
     try:
         res = run_demo(out, progress=lambda msg: err.print(f"· {msg}"), force=force)
@@ -337,7 +337,7 @@ def build_workbooks_cmd(
 
     Example: szqa build-workbooks --out workbook
     """
-    from .templates import build_workbooks
+    from szqa_xl.scoresheet.templates import build_workbooks
 
     for path in build_workbooks(out):
         print(f"wrote {path}")

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grid
-from .layout import DECLARATION_OK
-from .models import Standard
-from .standards import builtin_standard
+from szqa_xl.scoresheet.layout import DECLARATION_OK
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.models import Standard
 
 SAMPLE_ROSTER = Path(__file__).resolve().parent / "data" / "sample_roster.csv"
 
@@ -57,7 +57,7 @@ def fill_scoresheet(
     """What an examiner does in Excel: pick bands and percentages, write comments, sign, save."""
     from openpyxl import load_workbook
 
-    from .reader import expected_layout
+    from szqa_xl.returns.reader import expected_layout
 
     wb = load_workbook(src)
     meta = {r[0].value: r[1].value for r in wb["_meta"].iter_rows(min_row=2, max_col=2) if r[0].value}
@@ -124,10 +124,10 @@ def run_demo(
     out: Path | str, seed: int = 2027, progress: Callable[[str], None] | None = None, force: bool = False
 ) -> DemoResult:
     """Generate from the sample roster, simulate returns (with two bad ones), consolidate."""
-    from .batch import consolidate_dir, write_outputs
-    from .generate import generate, read_manifest
-    from .layout import Issue, plan_scoresheet
-    from .writer import render
+    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.scoresheet.generate import generate, read_manifest
+    from szqa_xl.scoresheet.layout import Issue, plan_scoresheet
+    from szqa_xl.xlsx.writer import render
 
     say = progress or (lambda _msg: None)
     root = Path(out)

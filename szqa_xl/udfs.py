@@ -1,6 +1,6 @@
 """Excel functions (UDFs) and button macros of the secretariat workbook, via xlwings.
 
-Every UDF is thin: parse the cells (:mod:`szqa_xl.converters`), call one core function,
+Every UDF is thin: parse the cells (:mod:`szqa_xl.excel.converters`), call one core function,
 format the result.  A UDF never raises into Excel: bad input gives a text starting with
 "错误：", an unfinished score sheet gives "未完成（已评 n/m）" rather than a low total.
 
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import xlwings as xw
 
-from szqa_xl import grid
-from szqa_xl.converters import (
+from szqa_xl.excel.converters import (
     CELL,
     DEFAULT_AWARD,
     FUNCTION_CATEGORY,
@@ -40,6 +39,7 @@ from szqa_xl.converters import (
     points_values,
     table,
 )
+from szqa_xl.standards import grid
 
 # -- UDFs -----------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ def szqa_consolidate(returns_dir, manifest=None, award_year=None, refresh=None, 
         mf = parse_path(manifest, "发放清单", base_dir)
         if mf is not None and not mf.is_file():
             raise InputError(f"发放清单不存在：{mf}")
-        from szqa_xl import batch
+        from szqa_xl.consolidation import batch
 
         # each file is read in an isolated worker (time and memory bounded), never in Excel's Python process
         cons = batch.consolidate_dir(folder, manifest=mf, year=parse_year(award_year), workers=1)
@@ -184,7 +184,7 @@ def macro_open_output():
 
 def _run_macro(action: str) -> None:
     """One step for the calling workbook, read from and reported on its 控制 sheet."""
-    from szqa_xl import secretariat
+    from szqa_xl.excel import secretariat
 
     secretariat.run_in_book(xw.Book.caller(), action)
 

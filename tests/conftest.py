@@ -52,7 +52,7 @@ LIBREOFFICE_MISSING = "LibreOffice (soffice) not found on PATH"
 @pytest.fixture(scope="session")
 def require_soffice() -> str:
     """Path of the soffice binary; skip (or fail, see above) when it is missing."""
-    from szqa_xl.libreoffice import soffice
+    from szqa_xl.xlsx.libreoffice import soffice
 
     exe = soffice()
     if exe is None:

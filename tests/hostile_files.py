@@ -29,16 +29,16 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 
-from szqa_xl import grid
-from szqa_xl.batch import Consolidation, ReturnRecord, consolidate_dir
+from szqa_xl.consolidation.batch import Consolidation, ReturnRecord, consolidate_dir
 from szqa_xl.demo import Score, band_for, fill_scoresheet
-from szqa_xl.generate import generate, read_manifest
-from szqa_xl.layout import COL, SHEET_META, SHEET_SCORES, Issue, plan_scoresheet
 from szqa_xl.problems import Problem
-from szqa_xl.reader import expected_layout, split_ref
 from szqa_xl.returns import DEFAULT_TIME_LIMIT
-from szqa_xl.standards import builtin_standard
-from szqa_xl.writer import render
+from szqa_xl.returns.reader import expected_layout, split_ref
+from szqa_xl.scoresheet.generate import generate, read_manifest
+from szqa_xl.scoresheet.layout import COL, SHEET_META, SHEET_SCORES, Issue, plan_scoresheet
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.xlsx.writer import render
 
 YEAR = 2027
 AWARD = "economic"

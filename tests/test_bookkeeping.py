@@ -15,9 +15,9 @@ import zipfile
 import hostile_files as hf
 import pytest
 
-from szqa_xl.batch import write_outputs
-from szqa_xl.layout import SHEET_SCORES
-from szqa_xl.reader import read_return
+from szqa_xl.consolidation.batch import write_outputs
+from szqa_xl.returns.reader import read_return
+from szqa_xl.scoresheet.layout import SHEET_SCORES
 
 U = hf.first_unit()
 

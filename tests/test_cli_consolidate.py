@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from szqa_xl.cli import app
 from szqa_xl.demo import Score, fill_scoresheet
-from szqa_xl.generate import generate, read_manifest
-from szqa_xl.standards import builtin_standard
+from szqa_xl.scoresheet.generate import generate, read_manifest
+from szqa_xl.standards.load import builtin_standard
 
 YEAR = 2027
 runner = CliRunner()
@@ -247,7 +247,7 @@ def test_outputs_get_the_users_umask(tmp_path, monkeypatch):
     import os
     import stat
 
-    from szqa_xl.atomic import write_text
+    from szqa_xl.xlsx.atomic import write_text
 
     old = os.umask(0o027)
     try:

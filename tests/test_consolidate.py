@@ -9,8 +9,8 @@ import math
 import pandas as pd
 import pytest
 
-from szqa_xl.batch import scores_csv
-from szqa_xl.consolidate import (
+from szqa_xl.consolidation.batch import scores_csv
+from szqa_xl.consolidation.core import (
     TIDY_COLUMNS,
     Thresholds,
     applicant_summary,

@@ -24,13 +24,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from szqa_xl import libreoffice
-from szqa_xl.batch import consolidate_dir, scores_csv, write_outputs, write_scores_csv
-from szqa_xl.consolidate import Thresholds
+from szqa_xl.consolidation.batch import consolidate_dir, scores_csv, write_outputs, write_scores_csv
+from szqa_xl.consolidation.core import Thresholds
 from szqa_xl.demo import Score, fill_scoresheet
-from szqa_xl.generate import generate, read_manifest
-from szqa_xl.reader import read_return
-from szqa_xl.standards import builtin_standard
+from szqa_xl.returns.reader import read_return
+from szqa_xl.scoresheet.generate import generate, read_manifest
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.xlsx import libreoffice
 
 YEAR = 2027
 STAGE = "材料评审"
@@ -756,9 +756,9 @@ def test_workbook_is_the_same_whether_helpers_write_some_sheets_or_not(
         with zipfile.ZipFile(paths["workbook"]) as z:  # docProps/core.xml holds the time of writing
             parts[workers] = {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
     # where fork is not used (Windows, macOS) the same work runs in this process
-    import szqa_xl.forking
+    import szqa_xl.xlsx.forking
 
-    monkeypatch.setattr(szqa_xl.forking, "can_fork", lambda: False)
+    monkeypatch.setattr(szqa_xl.xlsx.forking, "can_fork", lambda: False)
     paths = write_outputs(scenario.cons, tmp_path / "no-fork", workers=2)
     assert paths["csv"].read_bytes() == scenario.paths["csv"].read_bytes()
     with zipfile.ZipFile(paths["workbook"]) as z:

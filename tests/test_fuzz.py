@@ -66,13 +66,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
 from openpyxl.styles.numbers import BUILTIN_FORMATS
 from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
 
-from szqa_xl import grid
-from szqa_xl.batch import consolidate_dir
+from szqa_xl.consolidation.batch import consolidate_dir
 from szqa_xl.demo import fill_scoresheet
-from szqa_xl.generate import generate, read_manifest
-from szqa_xl.layout import INPUT_FIELDS, SHEET_COVER, SHEET_META, SHEET_SCORES
-from szqa_xl.reader import expected_layout
-from szqa_xl.standards import builtin_standard
+from szqa_xl.returns.reader import expected_layout
+from szqa_xl.scoresheet.generate import generate, read_manifest
+from szqa_xl.scoresheet.layout import INPUT_FIELDS, SHEET_COVER, SHEET_META, SHEET_SCORES
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
 
 SHEETS = [SHEET_COVER, SHEET_SCORES, "评分指南", "关键术语", "_lists", SHEET_META]
 STD = builtin_standard(hf.AWARD)

@@ -12,10 +12,10 @@ from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
 from szqa_xl.cli import app
-from szqa_xl.generate import MANIFEST_COLUMNS, generate, read_manifest
-from szqa_xl.layout import SHEET_COVER, SHEET_META, SHEET_SCORES
-from szqa_xl.roster import COLUMNS
-from szqa_xl.standards import builtin_standard, fingerprint
+from szqa_xl.scoresheet.generate import MANIFEST_COLUMNS, generate, read_manifest
+from szqa_xl.scoresheet.layout import SHEET_COVER, SHEET_META, SHEET_SCORES
+from szqa_xl.scoresheet.roster import COLUMNS
+from szqa_xl.standards.load import builtin_standard, fingerprint
 
 SAMPLE = Path(__file__).resolve().parent.parent / "szqa_xl" / "data" / "sample_roster.csv"
 HEADER = ",".join((*COLUMNS, "stage"))

@@ -39,13 +39,12 @@ import xlsxwriter
 from openpyxl import load_workbook
 
 import szqa_xl.returns.isolation
-from szqa_xl import reader
-from szqa_xl.batch import consolidate_dir, scores_csv, write_outputs
+from szqa_xl.consolidation.batch import consolidate_dir, scores_csv, write_outputs
 from szqa_xl.demo import band_for
-from szqa_xl.layout import SHEET_COVER, SHEET_META, SHEET_SCORES
-from szqa_xl.returns import package, xmlparts
-from szqa_xl.standards import builtin_standard
-from szqa_xl.textsafe import cell_text
+from szqa_xl.returns import package, reader, xmlparts
+from szqa_xl.scoresheet.layout import SHEET_COVER, SHEET_META, SHEET_SCORES
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.xlsx.textsafe import cell_text
 
 U = hf.first_unit()  # "1.1": the unit whose cells the cases damage
 U2 = builtin_standard(hf.AWARD).units()[1].code
@@ -857,7 +856,7 @@ def _victim_alone(kit: hf.Kit, tmp_path: Path):
 
 @pytest.mark.libreoffice
 def test_resaved_by_libreoffice_accepted(hostile_kit, tmp_path, require_soffice):
-    from szqa_xl.libreoffice import recalculate
+    from szqa_xl.xlsx.libreoffice import recalculate
 
     def build(dst):
         made = recalculate(hostile_kit.victim, tmp_path / "lo")
@@ -1050,7 +1049,7 @@ def test_check_environment_refuses_without_defusedxml(monkeypatch):
 
 
 def test_import_fails_loudly_without_defusedxml():
-    code = "import openpyxl.xml\nopenpyxl.xml.DEFUSEDXML = False\nimport szqa_xl.reader\n"
+    code = "import openpyxl.xml\nopenpyxl.xml.DEFUSEDXML = False\nimport szqa_xl.returns.reader\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "RuntimeError" in proc.stderr and "defusedxml" in proc.stderr
@@ -1101,17 +1100,17 @@ def test_interrupted_run_leaves_no_partial_output(mixed_returns, tmp_path, monke
         monkeypatch.setattr(xlsxwriter.Workbook, "close", _fail_save_midway(KeyboardInterrupt()))
         expected = KeyboardInterrupt
     elif how == "render-raises":
-        import szqa_xl.writer
+        import szqa_xl.xlsx.writer
 
         def write(plan, path, **options):
             raise RuntimeError("renderer died")
 
-        monkeypatch.setattr(szqa_xl.writer, "write", write)
+        monkeypatch.setattr(szqa_xl.xlsx.writer, "write", write)
         expected = RuntimeError
     else:
-        import szqa_xl.batch
+        import szqa_xl.consolidation.batch
 
-        real = szqa_xl.batch.write_scores_csv
+        real = szqa_xl.consolidation.batch.write_scores_csv
 
         def write_scores_csv(cons, path):  # the disk fills up half way through scores.csv
             real(cons, path)
@@ -1119,7 +1118,7 @@ def test_interrupted_run_leaves_no_partial_output(mixed_returns, tmp_path, monke
             path.write_bytes(data[: len(data) // 2])
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(szqa_xl.batch, "write_scores_csv", write_scores_csv)
+        monkeypatch.setattr(szqa_xl.consolidation.batch, "write_scores_csv", write_scores_csv)
     with pytest.raises(expected):
         write_outputs(cons, out)
     monkeypatch.undo()

@@ -43,9 +43,9 @@ import xml_edits as xe
 from conftest import run_soffice
 from openpyxl import load_workbook
 
-from szqa_xl.layout import COL, INPUT_FIELDS, SHEET_SCORES, Issue, guidance_text, plan_scoresheet
-from szqa_xl.reader import ReturnFile, expected_layout, read_return
-from szqa_xl.standards import builtin_standard
+from szqa_xl.returns.reader import ReturnFile, expected_layout, read_return
+from szqa_xl.scoresheet.layout import COL, INPUT_FIELDS, SHEET_SCORES, Issue, guidance_text, plan_scoresheet
+from szqa_xl.standards.load import builtin_standard
 
 STD = builtin_standard(hf.AWARD)
 UNIT = STD.units()[0]

@@ -23,8 +23,8 @@ import pytest
 from typer.testing import CliRunner
 
 import szqa_xl.returns.isolation as isolation
-from szqa_xl.batch import read_all
 from szqa_xl.cli import app
+from szqa_xl.consolidation.batch import read_all
 
 pytestmark = pytest.mark.skipif(
     multiprocessing.get_start_method() != "fork", reason="needs fork: workers inherit the stand-in reader"
@@ -130,7 +130,7 @@ def test_interrupted_run_leaves_no_worker_behind(hostile_kit, tmp_path, how):
                     pass
             return real(path, *a, **k)
         isolation.read_return = read
-        from szqa_xl.batch import consolidate_dir
+        from szqa_xl.consolidation.batch import consolidate_dir
         print("started", flush=True)
         consolidate_dir({str(folder)!r}, workers=2, time_limit=600)
         """

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from ooxml_schemas import CONTENT_TYPES_PART, SML, check_package, load_schemas, require_schemas, short
 
-from szqa_xl.models import AWARD_IDS
-from szqa_xl.standards import builtin_standard
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.models import AWARD_IDS
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "workbook" / "templates"
@@ -98,7 +98,7 @@ def _scoresheet_roster() -> str:
 
 @pytest.fixture(scope="session")
 def scoresheets(schemas, tmp_path_factory) -> dict[tuple[str, str], Path]:
-    from szqa_xl.generate import generate, read_manifest
+    from szqa_xl.scoresheet.generate import generate, read_manifest
 
     root = tmp_path_factory.mktemp("schema_scoresheets")
     roster = root / "roster.csv"
@@ -163,9 +163,9 @@ def pool(schemas, tmp_path_factory) -> dict[tuple[str, str], dict[str, str]]:
     """
     import random
 
-    from szqa_xl import grid
     from szqa_xl.demo import fill_scoresheet, simulate_scores
-    from szqa_xl.generate import generate, read_manifest
+    from szqa_xl.scoresheet.generate import generate, read_manifest
+    from szqa_xl.standards import grid
 
     root = tmp_path_factory.mktemp("schema_pool")
     head = "applicant_id,applicant_name,award_category,applicant_kind,examiner_id,examiner_name,stage\n"
@@ -208,7 +208,7 @@ def _many_returns(pool: dict, n: int, root: Path) -> tuple[Path, Path]:
     applicants and issue ids, and their manifest, as if ``generate`` had issued them."""
     import uuid
 
-    from szqa_xl.generate import MANIFEST_COLUMNS
+    from szqa_xl.scoresheet.generate import MANIFEST_COLUMNS
 
     returns = root / "returns"
     returns.mkdir(parents=True)
@@ -235,7 +235,7 @@ def _many_returns(pool: dict, n: int, root: Path) -> tuple[Path, Path]:
 
 
 def _consolidated_of_many(pool: dict, n: int, root: Path) -> Path:
-    from szqa_xl.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
 
     returns, manifest = _many_returns(pool, n, root)
     cons = consolidate_dir(returns, manifest=manifest, year=YEAR)

@@ -14,8 +14,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
 from python_calamine import CalamineWorkbook
 
-from szqa_xl import grid
-from szqa_xl.layout import (
+from szqa_xl.scoresheet.layout import (
     DECLARATION_OK,
     DECLARATIONS,
     HEADER_ROW,
@@ -29,9 +28,10 @@ from szqa_xl.layout import (
     ScoresheetPlan,
     plan_scoresheet,
 )
-from szqa_xl.models import AWARD_IDS, KIND_ZH, Standard
-from szqa_xl.standards import builtin_standard, fingerprint
-from szqa_xl.writer import render
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard, fingerprint
+from szqa_xl.standards.models import AWARD_IDS, KIND_ZH, Standard
+from szqa_xl.xlsx.writer import render
 
 SEED = 20270520
 YEAR = 2027

@@ -30,10 +30,10 @@ import xlwings
 from openpyxl import load_workbook
 
 import szqa_secretariat
-from szqa_xl import secretariat as sec
 from szqa_xl import udfs
-from szqa_xl.converters import ERROR_PREFIX, InputError
-from szqa_xl.libreoffice import convert, soffice
+from szqa_xl.excel import secretariat as sec
+from szqa_xl.excel.converters import ERROR_PREFIX, InputError
+from szqa_xl.xlsx.libreoffice import convert, soffice
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "workbook" / "szqa_secretariat.xlsm"
@@ -561,8 +561,8 @@ def control(built, tmp_path) -> sec.Control:
 
 def fill_returns(control: sec.Control) -> None:
     from szqa_xl.demo import Score, band_for, fill_scoresheet
-    from szqa_xl.generate import read_manifest
-    from szqa_xl.standards import builtin_standard
+    from szqa_xl.scoresheet.generate import read_manifest
+    from szqa_xl.standards.load import builtin_standard
 
     for i, row in enumerate(read_manifest(control.manifest)):
         std = builtin_standard(row["award_category"])
@@ -646,7 +646,7 @@ def test_bad_control_values_are_named(built, tmp_path):
 
 
 def test_build_workbooks_writes_the_secretariat_workbook(tmp_path):
-    from szqa_xl.templates import build_workbooks
+    from szqa_xl.scoresheet.templates import build_workbooks
 
     paths = build_workbooks(tmp_path)
     assert tmp_path / sec.WORKBOOK_FILE in paths

@@ -13,15 +13,15 @@ from typer.testing import CliRunner
 
 from szqa_xl import cli
 from szqa_xl.cli import app
-from szqa_xl.diff import Change, diff_standards
-from szqa_xl.models import AWARD_IDS, Standard
-from szqa_xl.standards import (
+from szqa_xl.standards.diff import Change, diff_standards
+from szqa_xl.standards.load import (
     StandardError,
     builtin_standard,
     fingerprint,
     load_standard,
     schema_json,
 )
+from szqa_xl.standards.models import AWARD_IDS, Standard
 
 REPO = Path(__file__).resolve().parent.parent
 STANDARDS = REPO / "standards"

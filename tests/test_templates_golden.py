@@ -16,8 +16,8 @@ from xml.etree.ElementTree import canonicalize
 
 import pytest
 
-from szqa_xl.models import AWARD_IDS
-from szqa_xl.templates import build_templates, template_name
+from szqa_xl.scoresheet.templates import build_templates, template_name
+from szqa_xl.standards.models import AWARD_IDS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "workbook" / "templates"
 REBUILD = "run `szqa build-workbooks` to regenerate workbook/templates/ and commit the result"

@@ -2,8 +2,8 @@
 
 xlwings' decorators are no-ops outside Windows, so the functions are called with the
 values xlwings would hand over under the shared converter options
-(:data:`szqa_xl.converters.RANGE_2D`: a list of rows, blanks as None) and compared with
-the core (:mod:`szqa_xl.grid`, :func:`szqa_xl.batch.consolidate_dir`).  The decorators
+(:data:`szqa_xl.excel.converters.RANGE_2D`: a list of rows, blanks as None) and compared with
+the core (:mod:`szqa_xl.standards.grid`, :func:`szqa_xl.consolidation.batch.consolidate_dir`).  The decorators
 themselves are checked against xlwings' real Windows implementation with pywin32
 stubbed out.
 """
@@ -31,17 +31,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from szqa_xl import batch, grid, udfs
+from szqa_xl import udfs
 from szqa_xl.cli import app
-from szqa_xl.converters import CELL, ERROR_PREFIX, FUNCTION_CATEGORY, RANGE_2D, pct_values
+from szqa_xl.consolidation import batch
 from szqa_xl.demo import fill_scoresheet, simulate_scores
-from szqa_xl.generate import generate, read_manifest
-from szqa_xl.models import AWARD_IDS, KIND_ZH
-from szqa_xl.standards import builtin_standard
-from szqa_xl.textsafe import csv_safe
+from szqa_xl.excel.converters import CELL, ERROR_PREFIX, FUNCTION_CATEGORY, RANGE_2D, pct_values
+from szqa_xl.scoresheet.generate import generate, read_manifest
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.models import AWARD_IDS, KIND_ZH
+from szqa_xl.xlsx.textsafe import csv_safe
 
 REPO = Path(__file__).resolve().parent.parent
-MY_SOURCES = [REPO / "szqa_xl" / n for n in ("udfs.py", "secretariat.py", "converters.py")]
+MY_SOURCES = sorted([*(REPO / "szqa_xl").rglob("*.py"), *(REPO / "szqa_secretariat").rglob("*.py")])
 UDF_NAMES = ("szqa_weighted_total", "szqa_band", "szqa_consensus", "szqa_spread", "szqa_consolidate")
 MACRO_NAMES = ("macro_generate", "macro_consolidate", "macro_open_output")
 ECON = builtin_standard("economic")
@@ -64,7 +66,7 @@ def test_module_imports_in_a_fresh_interpreter_without_pro_server_or_reports():
     code = (
         "import sys, xlwings\n"
         "before = set(sys.modules)\n"
-        "import szqa_xl.udfs, szqa_xl.secretariat, szqa_xl.converters\n"
+        "import szqa_xl.udfs, szqa_xl.excel.secretariat, szqa_xl.excel.converters\n"
         "new = set(sys.modules) - before\n"
         "bad = sorted(m for m in new if m.split('.')[:2] in (['xlwings', 'pro'], ['xlwings', 'server'], ['xlwings', 'reports']))\n"
         "print(bad)\n"

@@ -1,6 +1,6 @@
 """The writer renders every part of a plan an examiner would notice, read back by an independent reader.
 
-Each plan is written by ``szqa_xl.writer`` (XlsxWriter) and read back with openpyxl in
+Each plan is written by ``szqa_xl.xlsx.writer`` (XlsxWriter) and read back with openpyxl in
 full mode: values, formulas, styles that lock or unlock, merges, widths, heights, hidden
 columns, validations with their prompts and messages, highlights, names, sheet states,
 protection of sheets and of the workbook's structure.  What XlsxWriter would refuse or
@@ -18,8 +18,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from openpyxl import load_workbook
 
-from szqa_xl import writer
-from szqa_xl.plan import CondFormat, Sheet, Style, Validation, Workbook
+from szqa_xl.xlsx import writer
+from szqa_xl.xlsx.plan import CondFormat, Sheet, Style, Validation, Workbook
 
 VALIDATIONS = [
     Validation(
@@ -214,6 +214,6 @@ def test_what_would_be_lost_is_refused(tmp_path: Path, case: str) -> None:
 
 
 def sheet_cell(ref: str):
-    from szqa_xl.plan import Cell
+    from szqa_xl.xlsx.plan import Cell
 
     return Cell(ref, "x")

@@ -4,7 +4,7 @@
 refuses anything ambiguous; ``xmlparts`` parses every part with a real XML
 parser (DTDs and entities refused, depth bounded) into plain values;
 ``isolation`` runs each file's read in a worker under a time and memory limit.
-``szqa_xl.reader`` validates the view against the standard.
+``szqa_xl.returns.reader`` validates the view against the standard.
 """
 
 DEFAULT_TIME_LIMIT = 10.0

@@ -28,9 +28,9 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from ..problems import Problem
-from ..reader import ReturnFile, read_return
-from . import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
+from szqa_xl.problems import Problem
+from szqa_xl.returns import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
+from szqa_xl.returns.reader import ReturnFile, read_return
 
 
 def _context():

@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass, field
 from posixpath import normpath
 
-from ..problems import Problem
+from szqa_xl.problems import Problem
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 """A scoresheet with long comments is well under 1 MB; 20 MB is clearly not one."""

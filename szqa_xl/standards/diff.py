@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Standard
+from szqa_xl.standards.models import Standard
 
 
 @dataclass(frozen=True)

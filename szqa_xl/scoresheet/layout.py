@@ -12,10 +12,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from . import grid
-from .models import APPLICANT_KIND_ZH, KIND_ZH, Kind, ScoringUnit, Standard
-from .plan import CondFormat, Sheet, Style, Validation, Workbook, column_letter
-from .standards import fingerprint
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import fingerprint
+from szqa_xl.standards.models import APPLICANT_KIND_ZH, KIND_ZH, Kind, ScoringUnit, Standard
+from szqa_xl.xlsx.plan import CondFormat, Sheet, Style, Validation, Workbook, column_letter
 
 LAYOUT_VERSION = "1"
 

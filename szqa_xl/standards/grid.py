@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from .models import Band, Kind, Standard
+from szqa_xl.standards.models import Band, Kind, Standard
 
 # Status words shown in the scoresheet's 状态 column (and checked by consolidation).
 STATUS_OK = "已评"

@@ -6,9 +6,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import AWARD_IDS, Standard
-from .problems import Problem
-from .standards import resolve_standard
+from szqa_xl.problems import Problem
+from szqa_xl.standards.load import resolve_standard
+from szqa_xl.standards.models import AWARD_IDS, Standard
 
 COLUMNS = (
     "applicant_id",
@@ -53,7 +53,7 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from python_calamine import CalamineWorkbook
 
-        from .reader import preflight
+        from szqa_xl.returns.reader import preflight
 
         problems = preflight(path, max_rows=100_000, max_cols=64)
         if problems:

@@ -10,13 +10,23 @@ from itertools import chain
 
 import pandas as pd
 
-from .batch import STATUS_ZH, Consolidation
-from .consolidate import GROUP
-from .layout import text_height
-from .models import AWARD_IDS, KIND_ZH
-from .plan import Cell, Chart, CondFormat, Sheet, SheetStream, Style, Validation, Workbook, column_letter
-from .standards import builtin_standard
-from .textsafe import cell_text, split_for_cells
+from szqa_xl.consolidation.batch import STATUS_ZH, Consolidation
+from szqa_xl.consolidation.core import GROUP
+from szqa_xl.scoresheet.layout import text_height
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.models import AWARD_IDS, KIND_ZH
+from szqa_xl.xlsx.plan import (
+    Cell,
+    Chart,
+    CondFormat,
+    Sheet,
+    SheetStream,
+    Style,
+    Validation,
+    Workbook,
+    column_letter,
+)
+from szqa_xl.xlsx.textsafe import cell_text, split_for_cells
 
 STYLES: dict[str, Style] = {
     "title": Style(bold=True, size=15, color="1F3864", valign="center"),

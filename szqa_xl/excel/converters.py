@@ -4,7 +4,7 @@ The option dictionaries are written here once and applied with ``@xw.arg("x", **
 the tests feed the UDFs values of the shapes these options make xlwings produce.  The
 parsing helpers turn whatever a cell can hold (blank, ``"80%"``, ``85.0``, ``0.85`` from a
 cell formatted as a percentage, full-width digits …) into the whole percentages of the
-core (:mod:`szqa_xl.grid`), or raise :class:`InputError` with a message meant for a cell.
+core (:mod:`szqa_xl.standards.grid`), or raise :class:`InputError` with a message meant for a cell.
 
 No xlwings import here: this module works everywhere.
 """
@@ -16,8 +16,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from szqa_xl.models import AWARD_IDS, KIND_ZH, Kind, Standard
-from szqa_xl.standards import builtin_standard, builtin_standards
+from szqa_xl.standards.load import builtin_standard, builtin_standards
+from szqa_xl.standards.models import AWARD_IDS, KIND_ZH, Kind, Standard
 
 # -- xlwings converter options (the one place they are written) -------------------
 
@@ -156,7 +156,7 @@ def pct_value(value: object, what: str = "得分率") -> float | None:
 
 def check_on_grid(std: Standard, pcts: Sequence[float | None], what: str = "得分率") -> None:
     """Raise InputError naming the first percentage that is not on the standard's grid."""
-    from szqa_xl import grid
+    from szqa_xl.standards import grid
 
     for i, p in enumerate(pcts, start=1):
         if p is not None and not grid.on_grid(std, p):

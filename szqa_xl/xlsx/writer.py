@@ -31,11 +31,11 @@ from xml.etree import ElementTree as ET
 import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol
 
-from .atomic import atomic_path
-from .plan import Cell as PlanCell
-from .plan import Chart as PlanChart
-from .plan import Sheet, Style, Validation, Workbook, split_ref
-from .textsafe import cell_text
+from szqa_xl.xlsx.atomic import atomic_path
+from szqa_xl.xlsx.plan import Cell as PlanCell
+from szqa_xl.xlsx.plan import Chart as PlanChart
+from szqa_xl.xlsx.plan import Sheet, Style, Validation, Workbook, split_ref
+from szqa_xl.xlsx.textsafe import cell_text
 
 FONT_NAME = "等线"
 BORDER_COLOR = "#A6A6A6"

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .models import AWARD_IDS, Standard
+from szqa_xl.standards.models import AWARD_IDS, Standard
 
-STANDARDS_DIR = Path(__file__).resolve().parent / "data" / "standards"
+STANDARDS_DIR = Path(__file__).resolve().parent.parent / "data" / "standards"
 """Standards shipped inside the package (a copy of the top-level ``standards/``)."""
 
 FILE_NAMES: dict[str, str] = {
@@ -39,7 +39,7 @@ class StandardError(ValueError):
 
 def _standards_dir() -> Path:
     """The repository's ``standards/`` when running from a checkout, else the packaged copy."""
-    repo = Path(__file__).resolve().parent.parent / "standards"
+    repo = Path(__file__).resolve().parent.parent.parent / "standards"
     if (repo / "economic.yaml").is_file():
         return repo
     return STANDARDS_DIR

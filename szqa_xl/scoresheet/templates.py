@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .generate import generate_blank
-from .models import AWARD_IDS
-from .standards import builtin_standard
+from szqa_xl.scoresheet.generate import generate_blank
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.models import AWARD_IDS
 
 
 def template_name(award: str) -> str:
@@ -25,7 +25,7 @@ def build_workbooks(out_dir: Path | str) -> list[Path]:
     out_dir = Path(out_dir)
     paths = build_templates(out_dir / "templates")
     try:
-        from .secretariat import build_secretariat_workbook
+        from szqa_xl.excel.secretariat import build_secretariat_workbook
     except ImportError:  # pragma: no cover - the xlwings layer is optional at build time
         return paths
     paths.append(build_secretariat_workbook(out_dir / "szqa_secretariat.xlsm"))

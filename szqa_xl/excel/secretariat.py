@@ -6,7 +6,7 @@ byte: the xlwings VBA module (``RunPython``, ``ImportPythonUDFs``) and ``Module1
 which runs ``import <workbook name>; <workbook name>.main()``.  So a workbook named
 ``szqa_secretariat.xlsm`` calls :func:`szqa_secretariat.main`, and no VBA of ours exists.
 
-The workbook is a :mod:`szqa_xl.plan` rendered by :mod:`szqa_xl.writer` (XlsxWriter):
+The workbook is a :mod:`szqa_xl.xlsx.plan` rendered by :mod:`szqa_xl.xlsx.writer` (XlsxWriter):
 
 * 说明 — how to set it up on Windows (Chinese);
 * 控制 — the step to run (a dropdown of :func:`action_labels`, named ``szqa_action``), the
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from szqa_xl.converters import (
+from szqa_xl.excel.converters import (
     InputError,
     error_text,
     parse_bool,
@@ -47,7 +47,7 @@ from szqa_xl.converters import (
 
 # -- template --------------------------------------------------------------------------
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TEMPLATE = DATA_DIR / "xlwings_quickstart.xlsm"
 TEMPLATE_XLWINGS_VERSION = "0.37.8"
 TEMPLATE_SOURCE = f"xlwings {TEMPLATE_XLWINGS_VERSION} xlwings/quickstart_standalone.xlsm"
@@ -191,7 +191,7 @@ def read_control(get: Callable[[str], object], base_dir: Path | str | None = Non
 
 def run_generate(control: Control) -> str:
     """「生成评分表」: one scoresheet per roster row and a manifest; refuses to re-issue silently."""
-    from szqa_xl.generate import generate
+    from szqa_xl.scoresheet.generate import generate
 
     if control.roster is None:
         raise InputError("请在「控制」表填写名单文件")
@@ -220,8 +220,8 @@ def run_generate(control: Control) -> str:
 
 def run_consolidate(control: Control, workers: int = 2) -> str:
     """「汇总回收文件」: consolidated.xlsx and scores.csv, exactly as ``szqa consolidate`` writes them."""
-    from szqa_xl.batch import consolidate_dir, write_outputs
-    from szqa_xl.consolidate import Thresholds
+    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.core import Thresholds
 
     if control.returns_dir is None:
         raise InputError("请在「控制」表填写回收文件夹")
@@ -506,7 +506,7 @@ def template_sha256() -> str:
 
 
 def _styles() -> dict:
-    from szqa_xl.plan import Style
+    from szqa_xl.xlsx.plan import Style
 
     head, inp, calc, note = "D9E1F2", "FFF2CC", "E2EFDA", "595959"
     return {
@@ -533,7 +533,7 @@ def _is_heading(line: str) -> bool:
 
 
 def _help_sheet():
-    from szqa_xl.plan import Cell, Sheet
+    from szqa_xl.xlsx.plan import Cell, Sheet
 
     cells = []
     for r, line in enumerate(help_lines(), start=1):
@@ -544,7 +544,7 @@ def _help_sheet():
 
 
 def _control_sheet():
-    from szqa_xl.plan import Button, Cell, Sheet, Validation
+    from szqa_xl.xlsx.plan import Button, Cell, Sheet, Validation
 
     cells = [
         Cell("A1", "评审秘书处 · 控制面板", "title"),
@@ -594,8 +594,8 @@ def _control_sheet():
 
 def _example_sheet():
     from szqa_xl import udfs
-    from szqa_xl.converters import parse_award
-    from szqa_xl.plan import Cell, Sheet, column_letter
+    from szqa_xl.excel.converters import parse_award
+    from szqa_xl.xlsx.plan import Cell, Sheet, column_letter
 
     std = parse_award(EXAMPLE_AWARD)
     units = std.units()
@@ -673,7 +673,7 @@ def _example_sheet():
 
 
 def _data_sheet():
-    from szqa_xl.plan import Cell, Sheet
+    from szqa_xl.xlsx.plan import Cell, Sheet
 
     cells = [
         Cell("A1", "回收文件汇总数据（与 scores.csv 相同，每个评分单元一行）", "title"),
@@ -689,7 +689,7 @@ def _data_sheet():
 
 
 def _conf_sheet():
-    from szqa_xl.plan import Cell, Sheet
+    from szqa_xl.xlsx.plan import Cell, Sheet
 
     cells = []
     for r, (key, value, note) in enumerate(CONF_ROWS, start=1):
@@ -703,7 +703,7 @@ def _conf_sheet():
 
 def secretariat_plan(vba_project: Path | str):
     """The whole workbook as a plan, embedding the VBA project at ``vba_project`` (a vbaProject.bin)."""
-    from szqa_xl.plan import Workbook
+    from szqa_xl.xlsx.plan import Workbook
 
     sheets = [_help_sheet(), _control_sheet(), _example_sheet(), _data_sheet(), _conf_sheet()]
     free = (f"Sheet{i}" for i in range(1, 100) if f"Sheet{i}" not in SHEET_CODE_NAMES.values())
@@ -730,7 +730,7 @@ def secretariat_plan(vba_project: Path | str):
 
 def build_secretariat_workbook(path) -> Path:
     """Write the secretariat workbook to ``path`` (atomically, deterministically) and return the path."""
-    from szqa_xl.writer import render
+    from szqa_xl.xlsx.writer import render
 
     path = Path(path)
     if template_sha256() != TEMPLATE_SHA256:

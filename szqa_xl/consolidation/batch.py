@@ -24,9 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import grid
-from .atomic import atomic_path
-from .consolidate import (
+from szqa_xl.consolidation.core import (
     TIDY_COLUMNS,
     Thresholds,
     applicant_summary,
@@ -34,14 +32,16 @@ from .consolidate import (
     examiner_leniency,
     unit_stats,
 )
-from .forking import forked
-from .generate import read_manifest
-from .models import AWARD_IDS
-from .problems import Problem
-from .reader import ReturnFile, check_issue, template_facts
-from .returns.isolation import DEFAULT_TIME_LIMIT, read_bounded
-from .standards import builtin_standard
-from .textsafe import FORMULA_LEADS
+from szqa_xl.problems import Problem
+from szqa_xl.returns.isolation import DEFAULT_TIME_LIMIT, read_bounded
+from szqa_xl.returns.reader import ReturnFile, check_issue, template_facts
+from szqa_xl.scoresheet.generate import read_manifest
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.models import AWARD_IDS
+from szqa_xl.xlsx.atomic import atomic_path
+from szqa_xl.xlsx.forking import forked
+from szqa_xl.xlsx.textsafe import FORMULA_LEADS
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".csv"}
 STATUS_ZH = {
@@ -570,8 +570,8 @@ def write_outputs(
 
     With ``workers`` > 1 the CSV is written by a forked helper while this process writes the workbook.
     """
-    from .report import plan_consolidated
-    from .writer import write
+    from szqa_xl.consolidation.report import plan_consolidated
+    from szqa_xl.xlsx.writer import write
 
     out_dir = Path(out_dir)
     targets = {"workbook": out_dir / "consolidated.xlsx", "csv": out_dir / "scores.csv"}

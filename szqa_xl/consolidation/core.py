@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import grid
-from .standards import builtin_standard
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
 
 TIDY_COLUMNS = [
     "year",

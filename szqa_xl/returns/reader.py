@@ -24,8 +24,13 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from . import grid
-from .layout import (
+from szqa_xl.problems import Problem
+from szqa_xl.returns import package as pkg
+from szqa_xl.returns import xmlparts as xp
+from szqa_xl.returns.package import MAX_ENTRIES, MAX_FILE_BYTES, MAX_RATIO, MAX_UNCOMPRESSED, RATIO_MIN_SIZE
+from szqa_xl.returns.xmlparts import ErrorValue, SheetView, XmlProblem
+from szqa_xl.safety import check_environment
+from szqa_xl.scoresheet.layout import (
     DECLARATION_OK,
     DECLARATIONS,
     INPUT_FIELDS,
@@ -37,16 +42,11 @@ from .layout import (
     Issue,
     plan_scoresheet,
 )
-from .models import Standard
-from .plan import split_ref
-from .problems import Problem
-from .returns import package as pkg
-from .returns import xmlparts as xp
-from .returns.package import MAX_ENTRIES, MAX_FILE_BYTES, MAX_RATIO, MAX_UNCOMPRESSED, RATIO_MIN_SIZE
-from .returns.xmlparts import ErrorValue, SheetView, XmlProblem
-from .safety import check_environment
-from .standards import builtin_standard
-from .standards import fingerprint as _fingerprint
+from szqa_xl.standards import grid
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.standards.load import fingerprint as _fingerprint
+from szqa_xl.standards.models import Standard
+from szqa_xl.xlsx.plan import split_ref
 
 check_environment()
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .atomic import write_text
-from .layout import Issue, plan_scoresheet
-from .problems import Problem
-from .roster import RosterRow, read_roster
-from .standards import builtin_standard, fingerprint
-from .writer import render
+from szqa_xl.problems import Problem
+from szqa_xl.scoresheet.layout import Issue, plan_scoresheet
+from szqa_xl.scoresheet.roster import RosterRow, read_roster
+from szqa_xl.standards.load import builtin_standard, fingerprint
+from szqa_xl.xlsx.atomic import write_text
+from szqa_xl.xlsx.writer import render
 
 MANIFEST_COLUMNS = (
     "issue_id",

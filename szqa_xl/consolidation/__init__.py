@@ -1,0 +1,1 @@
+"""Consolidation: statistics (core), the consolidated workbook's plan (report), reading and writing a batch."""

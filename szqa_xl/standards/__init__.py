@@ -1,0 +1,1 @@
+"""The award standards as data: models, loading and fingerprint, diff, the band grid."""

@@ -1,0 +1,1 @@
+"""Workbooks as plans, and the one writer that renders them (XlsxWriter), with text safety and atomic files."""
