@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from xml.etree.ElementTree import Element, ParseError, fromstring
 from xml.parsers import expat
 
-from openpyxl.utils.datetime import from_excel
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -423,7 +423,7 @@ def _cell(
     elif kind == "n":
         value = _number(v_text, pos)
         if style in date_styles:
-            value = _date(value, date1904, formats[style], pos)
+            value = _date(value, date1904, formats[style])
     elif kind == "str":
         value = unescape(v_text)
     elif kind == "b":
@@ -449,21 +449,18 @@ def _number(text: str, pos: tuple[int, int]) -> float:
     return float(text)
 
 
-def _date(serial: float, date1904: bool, code: str, pos: tuple[int, int]) -> object:
-    """A date-formatted number as the date or time a spreadsheet shows."""
-    epoch = datetime(1904, 1, 1) if date1904 else None
+def _date(serial: float, date1904: bool, code: str) -> object:
+    """A date-formatted number as the date, time or duration a spreadsheet shows (openpyxl's
+    conversion, with the workbook's epoch); a number no date can show stays the number it is."""
     if _ELAPSED.search(code.split(";")[0]):  # [h]:mm:ss and the like: a duration, not a point in time
         try:
             return timedelta(days=serial)
         except OverflowError:
             return serial
     try:
-        if 0 <= serial < 1 and not re.search(r"[dy]", _QUOTED.sub("", code).lower()):
-            return (datetime(2000, 1, 1) + timedelta(days=serial)).time().replace(microsecond=0)
-        value = from_excel(serial, epoch) if epoch else from_excel(serial)
+        return from_excel(serial, CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900)
     except (OverflowError, ValueError):
-        return serial  # no date can show it: left as the number it is
-    return value if isinstance(value, (datetime, time)) else value
+        return serial
 
 
 def cell_name(pos: tuple[int, int]) -> str:
