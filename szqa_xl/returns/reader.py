@@ -463,8 +463,8 @@ def read_return(path: Path | str) -> ReturnFile:
     return rf
 
 
-def _read_meta(sheet: SheetView) -> tuple[dict[str, str], dict[str, dict[str, str]], bool]:
-    """(key -> value, unit -> field -> address, whether the table was found) from the metadata sheet."""
+def _read_meta(sheet: SheetView) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """(key -> value, unit -> field -> address) from the metadata sheet (no table: no units)."""
     meta: dict[str, str] = {}
     units: dict[str, dict[str, str]] = {}
     table_at = None
@@ -476,7 +476,7 @@ def _read_meta(sheet: SheetView) -> tuple[dict[str, str], dict[str, dict[str, st
         if key and key != "key":
             meta[key] = _text(sheet.value(r, 2))
     if table_at is None:
-        return meta, units, False
+        return meta, units
     header = [_text(sheet.value(table_at, c)) for c in range(1, sheet.max_col + 1)]
     for r in range(table_at + 1, sheet.max_row + 1):
         code = _text(sheet.value(r, 1))
@@ -484,7 +484,7 @@ def _read_meta(sheet: SheetView) -> tuple[dict[str, str], dict[str, dict[str, st
             units[code] = {
                 header[c - 1]: _text(sheet.value(r, c)) for c in range(2, len(header) + 1) if header[c - 1]
             }
-    return meta, units, True
+    return meta, units
 
 
 def _validate(rf: ReturnFile, view: WorkbookView) -> None:
@@ -503,7 +503,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
     if bad_meta:
         add("bad-meta", "元数据工作表含错误值（元数据被改动）", SHEET_META, _ref(min(bad_meta)))
         return
-    meta, meta_inputs, _ = _read_meta(meta_sheet)
+    meta, meta_inputs = _read_meta(meta_sheet)
     rf.meta = meta
     award = meta.get("award_category", "")
     try:

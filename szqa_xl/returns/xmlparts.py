@@ -21,6 +21,8 @@ from xml.parsers import expat
 
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from szqa_xl.xlsx.plan import column_letter
+
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -464,9 +466,5 @@ def _date(serial: float, date1904: bool, code: str) -> object:
 
 
 def cell_name(pos: tuple[int, int]) -> str:
-    row, col = pos
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row}"
+    """(12, 8) -> 'H12'."""
+    return f"{column_letter(pos[1])}{pos[0]}"

@@ -34,7 +34,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 from szqa_xl.xlsx.atomic import atomic_path
 from szqa_xl.xlsx.plan import Cell as PlanCell
 from szqa_xl.xlsx.plan import Chart as PlanChart
-from szqa_xl.xlsx.plan import Sheet, Style, Validation, Workbook, split_ref
+from szqa_xl.xlsx.plan import Sheet, Style, Validation, Workbook, column_index, split_ref
 from szqa_xl.xlsx.textsafe import cell_text
 
 FONT_NAME = "等线"
@@ -149,11 +149,11 @@ def _ordered(sp: Sheet) -> Iterable[tuple[int, int, PlanCell]]:
 def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -> None:
     ws = wb.add_worksheet(sp.title)
     for letter, width in sp.col_widths.items():
-        c = split_ref(f"{letter}1")[1] - 1
+        c = column_index(letter) - 1
         ws.set_column(c, c, width, None, {"hidden": letter in sp.hidden_cols})
     for letter in sp.hidden_cols:
         if letter not in sp.col_widths:
-            c = split_ref(f"{letter}1")[1] - 1
+            c = column_index(letter) - 1
             ws.set_column(c, c, None, None, {"hidden": True})
     merges: dict[tuple[int, int], tuple[int, int]] = {}
     covered: set[tuple[int, int]] = set()
