@@ -460,6 +460,49 @@ def test_every_input_has_a_stopping_validation(issued_files, award, blank):
     assert [d.type for d in date] == ["date"]
 
 
+@pytest.mark.parametrize("award", AWARD_IDS)
+def test_validation_boxes_say_what_the_cell_expects(issued_files, award):
+    """A strength typed as "=优势明显" (a bullet) is refused as a formula, not as "too long": the box says
+    that a leading = + - makes a formula and how to write it; every input box names what it wants."""
+    path, plan = issued_files[award, False]
+    wb = load_workbook(path)
+    dvs = validations_by_cell(wb[SHEET_SCORES])
+    unit = builtin_standard(award).units()[0]
+    refs = {k: plan.inputs[unit.code][k].split("!")[1] for k in INPUT_FIELDS}
+    for key in ("strengths", "ofi"):
+        dv = dvs[refs[key]][0]
+        assert "过长" not in dv.errorTitle, "a formula is not a text that is too long"
+        assert "“=”" in dv.error and "公式" in dv.error and "·" in dv.error, dv.error
+        assert "“=”" in dv.prompt, "the prompt warns before the examiner types"
+    assert "▼" in dvs[refs["band"]][0].error and "列表" in dvs[refs["band"]][0].error
+    pct_error = dvs[refs["pct"]][0].error
+    assert "整数倍" in pct_error and "%" in pct_error and "区间" in pct_error
+    for ws in (wb[SHEET_SCORES], wb[SHEET_COVER]):
+        for dv in ws.data_validations.dataValidation:
+            assert len(dv.error) <= 255 and len(dv.prompt or "") <= 255, "Excel cuts longer boxes"
+
+
+@pytest.mark.parametrize(("award", "blank"), BOTH)
+def test_inputs_look_alike_and_the_state_is_shown_in_the_status_column(issued_files, award, blank):
+    """No conditional format greys or reddens a cell to fill in: every input keeps the input fill,
+    the unscored/inconsistent state is coloured in 状态 only."""
+    path, plan = issued_files[award, blank]
+    ws = load_workbook(path)[SHEET_SCORES]
+    inputs = {
+        a.split("!")[1] for fields in plan.inputs.values() for k, a in fields.items() if k in INPUT_FIELDS
+    }
+    fills = {ws[ref].fill.fgColor.rgb for ref in inputs}
+    assert fills == {"FFFFF2CC"}, fills
+    covered = set()
+    for cf in ws.conditional_formatting:
+        for cr in cf.sqref.ranges:
+            assert cr.min_col == cr.max_col == 10, f"conditional format on {cr.coord}: not the 状态 column J"
+            covered |= {f"J{r}" for r in range(cr.min_row, cr.max_row + 1)}
+    assert not covered & inputs
+    status_cells = {f"J{plan.inputs[u]['band'].split('!')[1][1:]}" for u in plan.inputs}
+    assert status_cells <= covered
+
+
 def name_values(wb, name: str) -> list:
     dn = wb.defined_names[name]
     ((sheet, ref),) = list(dn.destinations)
@@ -586,13 +629,13 @@ def test_identity_on_cover_and_title(issued_files, award):
 
 @pytest.mark.parametrize("award", AWARD_IDS)
 def test_frozen_header_and_print_setup(issued_files, award):
-    """Header stays in view; prints A4 landscape, one page wide, titles repeated."""
+    """Header stays in view; prints A3 landscape (guidance readable on paper), one page wide, titles repeated."""
     path, _ = issued_files[award, False]
     ws = load_workbook(path)[SHEET_SCORES]
     assert ws.freeze_panes == "C4"
     assert ws.print_title_rows == "$1:$3"
     assert ws.page_setup.orientation == "landscape"
-    assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4)
+    assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A3)
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     setup = ws.page_setup  # an attribute left out takes its ECMA-376 default (fitToWidth/fitToHeight: 1)
     assert (int(setup.fitToWidth or 1), int(1 if setup.fitToHeight is None else setup.fitToHeight)) == (1, 0)

@@ -326,6 +326,7 @@ def _applicant_sheet(
     sh.put(f"B{r}", "名称", "header")
     sh.put(f"C{r}", "分值", "header")
     sh.put(f"D{r}", "共识得分率%", "header")
+    sh.row_heights[r] = 32  # the headers wrap in the narrow columns of the scores table above
     prof_first = r + 1
     for j, cat in enumerate(std.categories):
         rr = prof_first + j
@@ -345,6 +346,7 @@ def _applicant_sheet(
             f"'{name}'!$D${r}:$D${prof_last}",
             f"'{name}'!$B${prof_first}:$B${prof_last}",
             y_title="%",
+            y_max=100,
             width_cm=14,
             height_cm=7,
         )

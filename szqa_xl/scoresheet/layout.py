@@ -84,6 +84,21 @@ INPUT_FIELDS = ("band", "pct", "strengths", "ofi", "evidence")
 LOCKED_FIELDS = ("code", "name", "points")
 HEADER_ROW = 3
 TEXT_MAX = 32767
+TEXT_PROMPTS = {
+    "strengths": (
+        "优势",
+        "写明该条目的优势（可分点）。以“=”“+”“-”开头会被当作公式：分点请用“·”“1.”或“（1）”开头。",
+    ),
+    "ofi": (
+        "改进机会",
+        "写明该条目的改进机会（可分点）。以“=”“+”“-”开头会被当作公式：分点请用“·”“1.”或“（1）”开头。",
+    ),
+    "evidence": ("佐证材料 / 页码", "注明依据的申报材料及页码，如“申报材料 P12–15”。"),
+}
+TEXT_ERROR = (
+    f"此处填写文字，最多 {TEXT_MAX} 个字符。以“=”“+”“-”开头的内容会被当作公式而无法接受："
+    "请改用“·”“1.”或“（1）”等开头（例如“·优势明显”），过长的内容请精简或分段。"
+)
 
 STYLES: dict[str, Style] = {
     "title": Style(bold=True, size=15, color="1F3864", valign="center"),
@@ -133,6 +148,7 @@ INSTRUCTIONS = (
     "5. 黄色单元格为填写区，其余单元格已锁定；请勿增删行列、改动工作表名称或复制粘贴整行。",
     "6. 评分指南与关键术语见同名工作表。全部条目评完后“总分”显示得分，否则显示“未完成”。",
     "7. 完成后保存为 .xlsx（不要改名、不要另存为其他格式），按评审办公室要求提交；提交前可运行 szqa check 自查。",
+    "8. “评分表”按 A3 横向打印（已设置好）；改用 A4 打印时要点指引的字号不足 6 磅，不便阅读。",
 )
 
 
@@ -237,7 +253,8 @@ def _lists_sheet(std: Standard, wb: Workbook) -> Sheet:
 
 
 def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
-    sh = Sheet(SHEET_SCORES, freeze="C4", print_title_rows="1:3", tab_color="1F4E78")
+    # A3 landscape, fit to width: on A4 the 14 columns print the guidance at about 6 pt.
+    sh = Sheet(SHEET_SCORES, freeze="C4", print_title_rows="1:3", tab_color="1F4E78", paper="A3")
     last_col = COL["evidence"]
     who = issue.applicant_name or "（申报组织/项目）"
     sh.put("A1", f"深圳市市长质量奖 · {std.name_zh} · 评分表", "title")
@@ -311,8 +328,9 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     plan.meta["first_unit_row"] = str(first_unit_row)
     plan.meta["last_row"] = str(total_row)
 
-    # Conditional formats: unscored rows pale, inconsistent rows red.
-    body = f"{c['band']}{first_unit_row}:{c['status']}{total_row - 1}"
+    # Conditional formats on the 状态 column only: the state is shown there, and every input cell
+    # keeps the one look of an input (yellow) whatever its state: unscored pale grey, inconsistent red.
+    body = f"{c['status']}{first_unit_row}:{c['status']}{total_row - 1}"
     st = f"${c['status']}{first_unit_row}"
     sh.cond_formats.append(CondFormat(body, f'{st}="{grid.STATUS_BLANK}"', fill="EDEDED"))
     sh.cond_formats.append(
@@ -384,7 +402,7 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
             prompt_title=f"{unit.code} 评分区间"[:32],
             prompt=("请选择区间（" + guide.title + "）：\n" + "\n".join(labels))[:255],
             error_title="评分区间无效",
-            error="请从下拉列表中选择评分区间。",
+            error=f"请点单元格右侧的 ▼，从列表中选择评分区间（{guide.title}，共 {len(labels)} 档），不要自行输入。",
         )
     )
     sh.validations.append(
@@ -397,7 +415,10 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
                 :255
             ],
             error_title="得分率无效",
-            error=f"得分率须为所选评分区间内{step}的整数倍。",
+            error=(
+                f"请点 ▼ 从列表中选择得分率：0–100 间 {step} 的整数倍，且在所选评分区间之内"
+                f"（如区间 50～65% 可选 50、55、60、65）。只填数字，不带 %，不用小数或公式。"
+            ),
         )
     )
     for key in ("strengths", "ofi", "evidence"):
@@ -407,8 +428,10 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
                 kind="textLength",
                 operator="lessThanOrEqual",
                 formula1=str(TEXT_MAX),
-                error_title="文字过长",
-                error=f"单元格最多 {TEXT_MAX} 个字符，请精简或分段写入佐证材料。",
+                prompt_title=TEXT_PROMPTS[key][0],
+                prompt=TEXT_PROMPTS[key][1],
+                error_title="文字无法接受",
+                error=TEXT_ERROR,
             )
         )
     plan.inputs[unit.code] = {key: f"{SHEET_SCORES}!{c[key]}{r}" for key in INPUT_FIELDS}
@@ -468,7 +491,7 @@ def _cover_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
                     prompt_title="利益冲突声明",
                     prompt="评分前请选择声明。存在利益冲突的，请停止评分并联系评审办公室。",
                     error_title="声明无效",
-                    error="请从下拉列表中选择声明。",
+                    error="请点 ▼ 选择两项声明之一，不要自行输入。存在利益冲突的，选择第二项并停止评分。",
                     allow_blank=True,
                 )
             )

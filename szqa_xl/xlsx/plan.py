@@ -103,6 +103,7 @@ class Chart:
     data_ref: str  # "Sheet!$B$1:$D$9" with a header row
     cats_ref: str
     y_title: str | None = None
+    y_max: float | None = None  # the value axis runs from 0 (never a truncated axis) to this, or automatic
     width_cm: float = 16
     height_cm: float = 8
 
@@ -133,6 +134,7 @@ class Sheet:
     state: SheetState = "visible"
     protect: bool = True
     landscape: bool = True
+    paper: Literal["A4", "A3"] = "A4"
     fit_width: bool = True
     print_title_rows: str | None = None
     tab_color: str | None = None

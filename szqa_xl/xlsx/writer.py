@@ -42,6 +42,8 @@ BORDER_COLOR = "#A6A6A6"
 PX_PER_CM = 96 / 2.54
 FOOTER = "&C&A 第 &P 页 / 共 &N 页"
 TEXT_LIMIT = 32767
+PAPER = {"A4": 9, "A3": 8}
+"""XlsxWriter's paper codes (ECMA-376 Part 1, 18.3.1.64 pageSetup@paperSize)."""
 
 _OPERATORS = {
     None: "between",
@@ -213,7 +215,7 @@ def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -
         ws.very_hidden()
     if sp.tab_color:
         ws.set_tab_color("#" + sp.tab_color)
-    ws.set_paper(9)  # A4
+    ws.set_paper(PAPER[sp.paper])
     if sp.landscape:
         ws.set_landscape()
     else:
@@ -307,7 +309,9 @@ def _chart(wb, ch: PlanChart):
             }
         )
     chart.set_title({"name": ch.title})
-    value_axis = {"min": 0}
+    value_axis: dict = {"min": 0}
+    if ch.y_max is not None:
+        value_axis["max"] = ch.y_max
     if ch.y_title:
         value_axis["name"] = ch.y_title
     (chart.set_x_axis if ch.kind == "bar" else chart.set_y_axis)(value_axis)
