@@ -19,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 from szqa_xl.xlsx import writer
-from szqa_xl.xlsx.plan import CondFormat, Sheet, Style, Validation, Workbook
+from szqa_xl.xlsx.plan import Cell, CondFormat, Sheet, Style, Validation, Workbook
 
 VALIDATIONS = [
     Validation(
@@ -217,3 +217,43 @@ def sheet_cell(ref: str):
     from szqa_xl.xlsx.plan import Cell
 
     return Cell(ref, "x")
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
+def test_a_streamed_sheet_keeps_the_heights_its_planner_sets_while_yielding(
+    tmp_path: Path, large: bool
+) -> None:
+    """The 回收情况 sheet is planned row by row as the writer reads it; each row's height is set as the row
+    is yielded (before or after its first cell). Every one must reach the file (once they were all lost)."""
+    sh = Sheet("回收情况", rows_in_order=True)
+
+    def rows():
+        for r in range(2, 8):
+            if r % 2:
+                sh.row_heights[r] = 20.0 + r  # before the row's cells
+            yield Cell(f"A{r}", f"第{r}行", "locked")
+            if not r % 2:
+                sh.row_heights[r] = 30.0 + r  # after its first cell, before the next
+            yield Cell(f"B{r}", "原因", "locked")
+        sh.row_heights[12] = 15.0  # below the last cell
+
+    sh.cells = rows()
+    path = tmp_path / "s.xlsx"
+    writer.write(Workbook(sheets=[sh], styles=STYLES, large=large), path)
+    ws = load_workbook(path)["回收情况"]
+    got = {r: ws.row_dimensions[r].height for r in (*range(2, 8), 12)}
+    want = {2: 32.0, 3: 23.0, 4: 34.0, 5: 25.0, 6: 36.0, 7: 27.0, 12: 15.0}
+    assert got == {r: pytest.approx(h, abs=0.75) for r, h in want.items()}  # XlsxWriter rounds to 0.75 pt
+
+
+def test_a_height_set_after_its_row_was_flushed_is_refused_not_lost(tmp_path: Path) -> None:
+    sh = Sheet("回收情况", rows_in_order=True)
+
+    def rows():
+        yield Cell("A2", "x", "locked")
+        yield Cell("A3", "y", "locked")
+        sh.row_heights[2] = 40.0  # row 2 is already written in constant_memory mode
+
+    sh.cells = rows()
+    with pytest.raises(writer.WriteError, match="row 2"):
+        writer.write(Workbook(sheets=[sh], styles=STYLES, large=True), tmp_path / "s.xlsx")

@@ -168,6 +168,8 @@ def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -
         covered.update((r - 1, c - 1) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
     heights = sorted((r - 1, h) for r, h in sp.row_heights.items())
     h = 0
+    applied: dict[int, float] = {}
+    reached = -1
 
     def rows_up_to(row: int) -> None:
         """Heights of the rows up to ``row``; a row before it has no cells (they come in order): in
@@ -180,6 +182,36 @@ def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -
                 ws.write_blank(r, 0, None, plain)
             h += 1
 
+    def streamed_rows_up_to(row: int) -> None:
+        """The same for a streamed sheet, whose planner sets each row's height as it yields the row:
+        looked up as each row is reached, never from a copy taken before the cells were planned."""
+        nonlocal reached
+        for r in range(reached + 1, row + 1) if row < 1 << 30 else ():
+            height = sp.row_heights.get(r + 1)
+            if height is not None:
+                ws.set_row(r, height)
+                applied[r] = height
+                if constant and r < row:
+                    ws.write_blank(r, 0, None, plain)
+        if row < 1 << 30:
+            reached = max(reached, row)
+            height = sp.row_heights.get(row + 1)
+            if height is not None and applied.get(row) != height:  # set after the row's first cell
+                ws.set_row(row, height)
+                applied[row] = height
+            return
+        for r1, height in sorted(sp.row_heights.items()):  # the end: rows below the last cell, and
+            r = r1 - 1  # any height set after its row was passed (lost in constant_memory mode)
+            if applied.get(r) == height:
+                continue
+            if constant and r < reached:
+                raise WriteError(f"{sp.title}: height of row {r1} set after the row was written")
+            ws.set_row(r, height)
+            if constant and r > reached:
+                ws.write_blank(r, 0, None, plain)
+
+    if sp.rows_in_order:
+        rows_up_to = streamed_rows_up_to
     for row, col, cell in _ordered(sp):
         rows_up_to(row)
         fmt = formats.get(cell.style)
