@@ -235,14 +235,14 @@ def test_a_streamed_sheet_keeps_the_heights_its_planner_sets_while_yielding(
             if not r % 2:
                 sh.row_heights[r] = 30.0 + r  # after its first cell, before the next
             yield Cell(f"B{r}", "原因", "locked")
-        sh.row_heights[12] = 15.0  # below the last cell
+        sh.row_heights[12] = 12.0  # below the last cell
 
     sh.cells = rows()
     path = tmp_path / "s.xlsx"
     writer.write(Workbook(sheets=[sh], styles=STYLES, large=large), path)
     ws = load_workbook(path)["回收情况"]
     got = {r: ws.row_dimensions[r].height for r in (*range(2, 8), 12)}
-    want = {2: 32.0, 3: 23.0, 4: 34.0, 5: 25.0, 6: 36.0, 7: 27.0, 12: 15.0}
+    want = {2: 32.0, 3: 23.0, 4: 34.0, 5: 25.0, 6: 36.0, 7: 27.0, 12: 12.0}
     assert got == {r: pytest.approx(h, abs=0.75) for r, h in want.items()}  # XlsxWriter rounds to 0.75 pt
 
 
