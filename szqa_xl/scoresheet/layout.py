@@ -64,22 +64,24 @@ HEADERS = {
     "ofi": "改进机会",
     "evidence": "佐证材料 / 页码",
 }
-WIDTHS = {
-    "code": 7,
-    "name": 11,
-    "points": 5.5,
-    "kind": 5.5,
-    "requirement": 22,
-    "guidance": 48,
+WIDTHS = {  # 182 in all: printed on A3 landscape at 1:0.83, the 10 pt guidance is 8.3 pt on paper
+    "code": 6,
+    "name": 10,
+    "points": 5,
+    "kind": 5,
+    "requirement": 18,
+    "guidance": 41,
     "band": 14,
-    "pct": 8,
-    "score": 7,
+    "pct": 7,
+    "score": 6,
     "status": 9,
-    "band_text": 22,
-    "strengths": 24,
-    "ofi": 24,
-    "evidence": 11,
+    "band_text": 17,
+    "strengths": 18,
+    "ofi": 18,
+    "evidence": 8,
 }
+GUIDANCE_PT = 10
+"""Size of the guidance, requirement and band texts on the sheet (8 pt or more once printed)."""
 INPUT_FIELDS = ("band", "pct", "strengths", "ofi", "evidence")
 LOCKED_FIELDS = ("code", "name", "points")
 HEADER_ROW = 3
@@ -118,7 +120,7 @@ STYLES: dict[str, Style] = {
     ),
     "code": Style(bold=True, border=True, halign="center"),
     "text": Style(border=True, wrap=True),
-    "small": Style(border=True, wrap=True, size=9),
+    "small": Style(border=True, wrap=True, size=GUIDANCE_PT),
     "center": Style(border=True, halign="center"),
     "input": Style(fill="FFF2CC", border=True, halign="center", locked=False),
     "input_pct": Style(fill="FFF2CC", border=True, halign="center", locked=False, number_format="0"),
@@ -378,15 +380,15 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
     for key in ("strengths", "ofi", "evidence"):
         sh.put(f"{c[key]}{r}", None, "input_text")
     heights = [
-        text_height(guidance, WIDTHS["guidance"], 12.0, 9),
-        text_height(unit.requirement, WIDTHS["requirement"], 12.0, 9),
+        text_height(guidance, WIDTHS["guidance"], 13.5, GUIDANCE_PT),
+        text_height(unit.requirement, WIDTHS["requirement"], 13.5, GUIDANCE_PT),
         text_height(
             max(
                 (band_description(std, unit.kind, i) for i in range(len(std.guide(unit.kind).bands))), key=len
             ),
             WIDTHS["band_text"],
-            12.0,
-            9,
+            13.5,
+            GUIDANCE_PT,
         ),
         60.0,
     ]
