@@ -31,6 +31,7 @@ from szqa_xl.xlsx.textsafe import cell_text, split_for_cells
 STYLES: dict[str, Style] = {
     "title": Style(bold=True, size=15, color="1F3864", valign="center"),
     "subtitle": Style(size=10, color="404040"),
+    "subtitle_wrap": Style(size=10, color="404040", wrap=True, valign="top"),
     "header": Style(
         bold=True, color="FFFFFF", fill="1F4E78", wrap=True, halign="center", valign="center", border=True
     ),
@@ -405,8 +406,10 @@ def _examiners(cons: Consolidation) -> Sheet:
     sh.put(
         "A2",
         "平均偏差 = 该评审员得分率与同组评审中位数之差的平均（百分点）；正值偏宽，负值偏严。仅统计至少两名评审员评分的条目。",
-        "subtitle",
+        "subtitle_wrap",
     )
+    sh.merges.append("A2:F2")  # wrapped within the table's width: printed whole, not cut at its edge
+    sh.row_heights[2] = 30
     headers = ["评审员编号", "评审员", "评分表数", "已评条目", "平均偏差（百分点）", "平均绝对偏差"]
     for j, h in enumerate(headers, start=1):
         sh.put(f"{column_letter(j)}3", h, "header")
