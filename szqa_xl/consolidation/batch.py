@@ -66,6 +66,7 @@ class ReturnRecord:
     stage: str = ""
     applicant_id: str = ""
     applicant_name: str = ""
+    applicant_kind: str = ""
     examiner_id: str = ""
     examiner_name: str = ""
     problems: list[Problem] = field(default_factory=list)
@@ -243,6 +244,7 @@ IDENTITY_FIELDS = (
     "stage",
     "applicant_id",
     "applicant_name",
+    "applicant_kind",
     "examiner_id",
     "examiner_name",
 )

@@ -1,0 +1,252 @@
+"""The panel workbooks of a consolidation: one per applicant, written beside consolidated.xlsx.
+
+A panel workbook that its panel has edited is never overwritten.  Whether it was
+edited is read from the file itself (its inputs against the values it was built
+with, which the index keeps), not from a timestamp.  When a late return changes
+the statistics of an edited panel, the updated workbook is written beside it
+under another name, with the panel's decisions carried over, and the panel is
+reported as affected.
+
+The index (``共识索引.json``) is the secretariat's record of what was built: per
+workbook the applicant, the consolidation, the returns behind it, and every
+locked and input cell as built.  ``finalize`` checks returned workbooks against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from szqa_xl.consensus.layout import PanelInput, PanelPlan, plan_panel
+from szqa_xl.consolidation.batch import Consolidation
+from szqa_xl.consolidation.core import GROUP
+from szqa_xl.standards.load import builtin_standard
+from szqa_xl.xlsx.atomic import atomic_path
+
+INDEX_NAME = "共识索引.json"
+FOLDER_NAME = "consensus"
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+def consolidation_id(cons: Consolidation) -> str:
+    """Names the set of returns merged: the SHA-256 over their issue ids and contents."""
+    return _digest(
+        (rec.issue_id, rec.sha256) for rec in cons.returns if rec.status in ("accepted", "incomplete")
+    )
+
+
+def panel_id(key: tuple[str, ...], built_from: tuple[tuple[str, str], ...]) -> str:
+    """Names what one panel workbook was built from: its applicant and the returns behind it.  A late
+    return changes it; a late return for another applicant does not."""
+    return _digest([("key", "|".join(key)), *built_from])
+
+
+def _digest(pairs) -> str:
+    h = hashlib.sha256()
+    for a, b in sorted(pairs):
+        h.update(f"{a}:{b}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def key_text(key: tuple[str, ...]) -> str:
+    return "|".join(key)
+
+
+def panel_filename(pi: PanelInput) -> str:
+    std = builtin_standard(pi.award_category)
+    name = _UNSAFE.sub(
+        "_", f"共识表_{pi.year}_{std.name_zh}_{pi.stage}_{pi.applicant_id}_{pi.applicant_name}"
+    )
+    return name[:150].rstrip(". ") + ".xlsx"
+
+
+def _num(v) -> float | None:
+    if v is None or v is pd.NA:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def panel_inputs(cons: Consolidation) -> list[PanelInput]:
+    """One PanelInput per applicant of the consolidation, in the consolidated workbook's order."""
+    out: list[PanelInput] = []
+    if not len(cons.scores):
+        return out
+    kinds: dict[tuple, str] = {}
+    built: dict[tuple, list[tuple[str, str]]] = {}
+    for rec in cons.returns:
+        if rec.status in ("accepted", "incomplete"):
+            key = (rec.year, rec.award_category, rec.stage, rec.applicant_id)
+            kinds.setdefault(key, rec.applicant_kind or "organisation")
+            built.setdefault(key, []).append((rec.issue_id, rec.sha256))
+    stats_by = {tuple(str(x) for x in k): g for k, g in cons.stats.groupby(GROUP, sort=False, observed=True)}
+    for key, g in cons.scores.groupby(GROUP, sort=False, observed=True):
+        key = tuple(str(k) for k in key)
+        examiners: dict[str, str] = {}
+        for e, n in zip(g["examiner_id"], g["examiner_name"], strict=True):
+            examiners.setdefault(str(e), str(n))
+        ex = tuple(sorted(examiners.items()))
+        pcts = {
+            (str(u), str(e)): _num(p) for u, e, p in zip(g["unit"], g["examiner_id"], g["pct"], strict=True)
+        }
+        st = stats_by.get(key)
+        medians, ranges, spreads, flags = {}, {}, {}, {}
+        if st is not None:
+            for row in st.itertuples(index=False):
+                medians[row.unit] = _num(row.median)
+                ranges[row.unit] = _num(row.range_points)
+                spreads[row.unit] = _num(row.spread_bands)
+                flags[row.unit] = bool(row.flag) if row.flag is not pd.NA else False
+        texts = cons.comments.of_files(g["file_no"])
+        comments: dict[str, list[tuple[str, str, str]]] = {}
+        for f, u, e in zip(g["file_no"], g["unit"], g["examiner_id"], strict=True):
+            found = texts.get((int(f), str(u)))
+            if found and (found[0] or found[1]):
+                comments.setdefault(str(u), []).append((str(e), found[0] or "", found[1] or ""))
+        for entries in comments.values():
+            entries.sort()
+        out.append(
+            PanelInput(
+                year=key[0],
+                award_category=key[1],
+                stage=key[2],
+                applicant_id=key[3],
+                applicant_name=str(g["applicant_name"].iloc[0]),
+                applicant_kind=kinds.get(key, "organisation"),
+                examiners=ex,
+                pcts=pcts,
+                medians=medians,
+                range_points=ranges,
+                spread_bands=spreads,
+                flags=flags,
+                comments=comments,
+                built_from=tuple(sorted(built.get(key, []))),
+                consolidation_id=panel_id(key, tuple(sorted(built.get(key, [])))),
+            )
+        )
+    return out
+
+
+@dataclass
+class PanelOutcome:
+    """What happened to one applicant's panel workbook in a consolidation run."""
+
+    key: tuple[str, str, str, str]
+    path: Path
+    action: str  # written | kept-edited | unchanged-edited | updated-beside
+    affected: bool = False  # the returns behind it changed since the panel workbook was built
+    updated: Path | None = None  # the updated workbook written beside an edited one
+
+
+@dataclass
+class PanelRun:
+    folder: Path
+    index: Path
+    outcomes: list[PanelOutcome] = field(default_factory=list)
+
+    def affected(self) -> list[PanelOutcome]:
+        return [o for o in self.outcomes if o.affected]
+
+
+def _entry(pi: PanelInput, plan: PanelPlan, name: str) -> dict:
+    return {
+        "file": name,
+        "key": list((pi.year, pi.award_category, pi.stage, pi.applicant_id)),
+        "applicant_name": pi.applicant_name,
+        "applicant_kind": pi.applicant_kind,
+        "consolidation_id": pi.consolidation_id,
+        "built_from": [list(b) for b in pi.built_from],
+        "examiners": [list(e) for e in pi.examiners],
+        "inputs": plan.inputs,
+        "sign_off": plan.sign_off,
+        "locked": plan.locked,
+        "prefilled": plan.prefilled,
+    }
+
+
+def read_index(folder: Path) -> dict:
+    path = Path(folder) / INDEX_NAME
+    if not path.exists():
+        return {"version": 1, "panels": {}}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
+    """Write (or keep) the panel workbook of every applicant under ``out_dir/consensus``."""
+    from szqa_xl.consensus.finalize import edits_of, read_panels  # reads files: only when there are some
+    from szqa_xl.xlsx.writer import write
+
+    folder = Path(out_dir) / FOLDER_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    index = read_index(folder)
+    panels: dict = index.setdefault("panels", {})
+    current: dict = index.setdefault("current", {})
+    run = PanelRun(folder, folder / INDEX_NAME)
+    inputs = panel_inputs(cons)
+    on_disk = [
+        folder / n
+        for pi in inputs
+        for n in (panel_filename(pi), panel_filename(pi).removesuffix(".xlsx") + "_更新统计.xlsx")
+        if n in panels and (folder / n).exists()
+    ]
+    read = read_panels(on_disk) if on_disk else {}
+
+    def edited_inputs(path: Path, entry: dict) -> dict | None:
+        return edits_of(read[path], entry)
+
+    for pi in inputs:
+        name = panel_filename(pi)
+        path = folder / name
+        key = (pi.year, pi.award_category, pi.stage, pi.applicant_id)
+        old = panels.get(name)
+        edits = edited_inputs(path, old) if path in read else None
+        if edits is None:  # new, or never touched by its panel: (re)written
+            plan = plan_panel(pi)
+            with atomic_path(path) as tmp:
+                write(plan.workbook, tmp)
+            panels[name] = _entry(pi, plan, name)
+            current[key_text(key)] = name
+            changed = old is not None and old.get("built_from") != [list(b) for b in pi.built_from]
+            run.outcomes.append(PanelOutcome(key, path, "written", affected=changed))
+            continue
+        changed = old.get("built_from") != [list(b) for b in pi.built_from]
+        if not changed:
+            current[key_text(key)] = name
+            run.outcomes.append(PanelOutcome(key, path, "kept-edited"))
+            continue
+        # A late (or withdrawn) return changed the statistics under a panel's decisions: the panel's
+        # file stays as it is; beside it, the updated statistics with its decisions carried over.
+        carried = replace(pi, prefill=edits["units"], prefill_sign_off=edits["sign_off"])
+        plan = plan_panel(carried)
+        updated_name = name.removesuffix(".xlsx") + "_更新统计.xlsx"
+        updated = folder / updated_name
+        prior = panels.get(updated_name)
+        if prior is not None and updated in read and edited_inputs(updated, prior) is not None:
+            # the panel has moved to the updated workbook and works in it: never overwritten either
+            same = prior.get("built_from") == [list(b) for b in pi.built_from]
+            if same:
+                current[key_text(key)] = updated_name
+            run.outcomes.append(
+                PanelOutcome(
+                    key, updated, "kept-edited", affected=not same, updated=None if same else updated
+                )
+            )
+            continue
+        with atomic_path(updated) as tmp:
+            write(plan.workbook, tmp)
+        panels[updated_name] = _entry(carried, plan, updated_name)
+        current[key_text(key)] = updated_name
+        run.outcomes.append(PanelOutcome(key, path, "updated-beside", affected=True, updated=updated))
+    index["version"] = 1
+    index["consolidation_id"] = consolidation_id(cons)
+    with atomic_path(run.index) as tmp:
+        Path(tmp).write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+    return run
