@@ -70,7 +70,7 @@ def _die_with_parent() -> None:
         pass  # the parent-polling loop in _worker still ends an idle worker
 
 
-def _worker(conn: Connection, memory_mib: int, reader: Callable[[str], object] = read_return) -> None:
+def _worker(conn: Connection, memory_mib: int, reader: Callable[[str], object] | None = None) -> None:
     """Read the files of each batch named on ``conn`` until it closes; answer file by file with
     (index, ReturnFile), so the parent always knows which file is being read."""
     _die_with_parent()
@@ -87,7 +87,7 @@ def _worker(conn: Connection, memory_mib: int, reader: Callable[[str], object] =
             return
         for index, path in batch:
             try:
-                rf = reader(path)
+                rf = (reader or read_return)(path)
             except MemoryError:
                 rf = None
                 rf = failed(
@@ -142,7 +142,7 @@ def read_bounded(
     time_limit: float = DEFAULT_TIME_LIMIT,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[int, int], None] | None = None,
-    reader: Callable[[str], ReturnFile] = read_return,
+    reader: Callable[[str], object] | None = None,
 ) -> Iterator[tuple[int, ReturnFile]]:
     """(index in ``paths``, result) of every file, in the order they finish.
 
@@ -153,7 +153,7 @@ def read_bounded(
     killed, the files queued behind it go to a fresh one); one past
     ``memory_limit`` MiB as ``too-much-memory``; one whose process dies as
     ``reader-crash``.  ``reader`` (a module-level function of a path, so a spawned worker can
-    import it) is ``read_return`` unless another kind of file is read the same way, such as a
+    import it; None: ``read_return``) is ``read_return`` unless another kind of file is read the same way, such as a
     panel's consensus workbook; a read that fails comes back as a rejected ``ReturnFile``.
     """
     ctx = _context()
