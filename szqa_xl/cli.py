@@ -292,7 +292,10 @@ def consolidate_cmd(
             soft_wrap=True,
         )
         raise typer.Exit(2)
+    from szqa_xl.consensus.build import write_panels
+
     paths = write_outputs(cons, out, force=force, workers=workers)
+    panels = write_panels(cons, out)
     for rec in cons.returns:
         if rec.status in ("rejected", "duplicate"):
             err.print(
@@ -300,8 +303,71 @@ def consolidate_cmd(
                 markup=False,
             )
     print(f"{cons.summary()} → {paths['workbook']}")
+    _report_panels(panels)
     c = cons.counts()
     raise typer.Exit(1 if c["rejected"] or c["duplicate"] or c["missing"] else 0)
+
+
+def _report_panels(panels) -> None:
+    kept = [o for o in panels.outcomes if o.action != "written"]
+    print(
+        f"panel workbooks: {panels.folder}  ({len(panels.outcomes)} applicants; "
+        f"{len(kept)} edited by their panels and kept as they are)"
+    )
+    for o in panels.affected():
+        where = f"; updated statistics beside it: {o.updated.name}" if o.updated else ""
+        print(f"  affected by changed returns: {o.path.name}{where}")
+
+
+@app.command("finalize")
+def finalize_cmd(
+    consensus_dir: Path = typer.Argument(
+        ..., help="folder of the panels' consensus workbooks (with 共识索引.json)"
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="output folder for results and feedback reports"),
+    year: int | None = typer.Option(None, "--year", help="award year the workbooks must be for"),
+    reason_bands: int = typer.Option(
+        1, help="a 共识理由 is required where the consensus is this many bands or more from the median"
+    ),
+    with_examiners: bool = typer.Option(False, "--with-examiners", help="name the panel in feedback reports"),
+    pdf: bool = typer.Option(
+        True, "--pdf/--no-pdf", help="also render the reports to PDF (needs LibreOffice)"
+    ),
+    workers: int = typer.Option(2, help="processes that read the workbooks"),
+    force: bool = typer.Option(False, "--force", help="overwrite existing results"),
+) -> None:
+    """Read the panels' consensus workbooks back: results.xlsx, results.csv, a feedback report per applicant.
+
+    Exit code 0 when every panel was finalized, 1 when some were rejected or missing, 2 on a usage error.
+
+    Example: szqa finalize consolidated/consensus -o results/
+    """
+    from szqa_xl.consensus.finalize import finalize_dir
+    from szqa_xl.consensus.results import finalize_outputs
+
+    if not consensus_dir.is_dir():
+        err.print(f"[red]error:[/red] no such folder: {consensus_dir}")
+        raise typer.Exit(2)
+    fin = finalize_dir(consensus_dir, year=None if year is None else str(year), reason_bands=reason_bands,
+                       workers=workers)  # fmt: skip
+    if not fin.records and any(p.code == "no-index" for p in fin.problems):
+        err.print(f"[red]error:[/red] {fin.problems[0].message}", soft_wrap=True)
+        raise typer.Exit(2)
+    try:
+        targets = finalize_outputs(fin, out, force=force, with_examiners=with_examiners, pdf=pdf)
+    except FileExistsError:
+        err.print(f"[red]error:[/red] {out} already holds results; use --force to overwrite")
+        raise typer.Exit(2) from None
+    bad = [(name, st, probs) for name, st, probs in fin.reads if st != "accepted"]
+    for _name, st, probs in bad:
+        for p in probs[:5]:
+            err.print(f"{st}: {p}", markup=False, soft_wrap=True)
+    for key, name in fin.missing:
+        err.print(f"missing: {name} ({key})", markup=False)
+    print(f"{len(fin.records)} finalized, {len(bad)} rejected, {len(fin.missing)} missing")
+    print(f"results:  {targets['workbook']}  ({targets['csv'].name} beside it)")
+    print(f"feedback: {targets['feedback']}  (one report per applicant)")
+    raise typer.Exit(1 if bad or fin.missing else 0)
 
 
 @app.command("demo")
@@ -327,6 +393,14 @@ def demo_cmd(
     print(f"returns:      {res.returns}  (simulated; includes a tampered and a wrong-year file)")
     print(f"open this:    {res.workbook}  (总览 overview, one sheet per applicant, 回收情况 returns)")
     print(f"tidy scores:  {res.csv}")
+    print(
+        f"panels:       {res.panels}  (one consensus workbook per applicant; the demo's meetings filled them)"
+    )
+    print(f"results:      {res.results}  ({res.finalized})")
+    if res.feedback:
+        print(
+            f"feedback:     {res.feedback}  (反馈报告 per applicant, .docx and .pdf where LibreOffice is present)"
+        )
 
 
 @app.command("build-workbooks")

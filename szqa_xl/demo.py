@@ -118,6 +118,56 @@ class DemoResult:
     summary: str
     workbook: Path
     csv: Path
+    panels: Path | None = None
+    results: Path | None = None
+    feedback: Path | None = None
+    finalized: str = ""
+
+
+def simulate_meeting(folder: Path, rng: random.Random) -> None:
+    """What a panel does in its consensus workbook (with openpyxl, as a spreadsheet would save it):
+    moves a flagged or a random unit's consensus off the median with a reason, edits the pooled
+    comments down, writes the key themes and signs off."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    from szqa_xl.consensus.build import read_index
+
+    index = read_index(folder)
+    for name in sorted(index["current"].values()):
+        entry = index["panels"][name]
+        path = folder / name
+        wb = load_workbook(path)
+        ws = wb["共识表"]
+        codes = list(entry["inputs"])
+        std = builtin_standard(entry["key"][1])
+        for code in rng.sample(codes, k=min(2, len(codes))):
+            ref = {k: a.split("!")[1] for k, a in entry["inputs"][code].items()}
+            current = ws[ref["pct"]].value
+            if current is None:
+                continue
+            moved = int(min(100, max(0, current + rng.choice((-15, 15)))))
+            ws[ref["pct"]] = moved
+            ws[ref["reason"]] = (
+                f"评审组讨论后调整：{'佐证充分，展开较广' if moved > current else '展开不足，缺少评价改进证据'}。"
+            )
+        for code in codes:
+            ref = {k: a.split("!")[1] for k, a in entry["inputs"][code].items()}
+            for key in ("strengths", "ofi"):
+                text = ws[ref[key]].value
+                if text:  # the panel keeps the first two points, without the examiners' marks
+                    lines = [ln.split("] ", 1)[-1] for ln in str(text).splitlines()][:2]
+                    ws[ref[key]] = "\n".join(dict.fromkeys(lines))
+        so = {k: a.split("!")[1] for k, a in entry["sign_off"].items()}
+        ws[so["key_themes"]] = (
+            f"1. {std.categories[0].name}方面方法系统、展开较好。\n"
+            f"2. {std.categories[-1].name}方面需补充连续三年的趋势与对比数据。\n"
+            "3. 建议加强跨部门的学习与改进机制。"
+        )
+        ws[so["leader"]] = "王组长"
+        ws[so["date"]] = dt.date(2027, 6, 18)
+        wb.save(path)
 
 
 def run_demo(
@@ -189,4 +239,27 @@ def run_demo(
     say("consolidating returns")
     cons = consolidate_dir(returns, manifest=result.manifest, year=year)
     paths = write_outputs(cons, output, force=force)
-    return DemoResult(root, sheets, returns, output, cons.summary(), paths["workbook"], paths["csv"])
+    from szqa_xl.consensus.build import write_panels
+    from szqa_xl.consensus.finalize import finalize_dir
+    from szqa_xl.consensus.results import finalize_outputs
+
+    panels = write_panels(cons, output)
+    say("simulating each panel's consensus meeting in its workbook")
+    simulate_meeting(panels.folder, rng)
+    say("finalizing: results and feedback reports")
+    fin = finalize_dir(panels.folder, year=str(year))
+    final_dir = root / "4_results"
+    try:
+        import docx  # noqa: F401 - the reports need python-docx (and lxml)
+
+        has_docx = True
+    except ImportError:
+        has_docx = False
+    targets = finalize_outputs(fin, final_dir, force=force, reports=has_docx)
+    finalized = f"{len(fin.records)} panels finalized, {len(fin.missing)} missing"
+    if not has_docx:
+        finalized += " (feedback reports skipped: python-docx is not installed)"
+    return DemoResult(
+        root, sheets, returns, output, cons.summary(), paths["workbook"], paths["csv"],
+        panels.folder, targets["workbook"], targets["feedback"] if has_docx else None, finalized,
+    )  # fmt: skip

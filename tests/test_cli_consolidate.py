@@ -151,8 +151,12 @@ def test_consolidate_all_good_exits_0(issued, tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "3 merged" in lines[0] and "0 rejected" in lines[0]
+    assert len(lines) == 2 and "3 merged" in lines[0] and "0 rejected" in lines[0]
+    assert lines[1].startswith("panel workbooks: ") and "1 applicants" in lines[1], lines[1]
     assert (out / "consolidated.xlsx").exists() and (out / "scores.csv").exists()
+    assert len(list((out / "consensus").glob("共识表_*.xlsx"))) == 1, (
+        "the panel's consensus workbook beside it"
+    )
 
 
 def test_consolidate_with_rejected_and_missing_exits_1_and_refuses_overwrite(issued, tmp_path: Path) -> None:
@@ -170,12 +174,12 @@ def test_consolidate_with_rejected_and_missing_exits_1_and_refuses_overwrite(iss
     res = runner.invoke(app, args)
     assert res.exit_code == 1, res.output
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
-    assert len(lines) == 1, res.stdout
+    assert len(lines) == 2 and lines[1].startswith("panel workbooks: "), res.stdout
     assert "2 merged" in lines[0] and "1 rejected" in lines[0] and "1 missing" in lines[0]
     assert f"篡改_{good.name}" in res.stderr
     assert hashes(returns) == before
     outputs = hashes(out)
-    assert set(outputs) == {"consolidated.xlsx", "scores.csv"}
+    assert {k for k in outputs if "/" not in k} == {"consolidated.xlsx", "scores.csv"}
 
     res = runner.invoke(app, args)  # outputs exist: refused, nothing rewritten
     assert res.exit_code == 2

@@ -555,12 +555,13 @@ def test_workbook_applicant_sheets_show_the_numbers(scenario: Scenario) -> None:
                 ("最高%", e.max),
                 ("极差(分)", e.range_points),
                 ("区间差", e.spread_bands),
-                ("共识得分率%", e.consensus),
+                ("建议共识%", e.consensus),
             ):
                 assert approx_equal(ws.cell(r, cols[label]).value, want), (aid, u.code, label)
             assert (ws.cell(r, cols["标记"]).value == "讨论") is e.flag, (aid, u.code)
-            # the consensus input is unlocked; its score follows by formula
-            assert ws.cell(r, cols["共识得分率%"]).protection.locked is False
+            # the suggested consensus is locked (the consensus is typed in the panel workbook only);
+            # its score follows by formula
+            assert ws.cell(r, cols["建议共识%"]).protection.locked is True
             assert str(ws.cell(r, cols["共识得分"]).value).startswith("=")
 
 
@@ -899,8 +900,8 @@ def test_consolidated_workbook_recalculates_and_follows_consensus_edits(
     wb = load_workbook(src)
     ws = wb[chaser]
     cols, rows = _header_map(ws, 4), _unit_rows(ws)
-    assert ws.cell(rows[u.code], cols["共识得分率%"]).value == old
-    ws.cell(rows[u.code], cols["共识得分率%"]).value = new
+    assert ws.cell(rows[u.code], cols["建议共识%"]).value == old
+    ws.cell(rows[u.code], cols["建议共识%"]).value = new
     edited = tmp_path / "edited" / "consolidated_edited.xlsx"
     edited.parent.mkdir()
     wb.save(edited)

@@ -172,6 +172,13 @@ def _entry(pi: PanelInput, plan: PanelPlan, name: str) -> dict:
     }
 
 
+def _json_value(v: object) -> str:
+    """Dates (a carried-over sign-off date) as ISO text; nothing else needs converting."""
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    raise TypeError(f"{type(v).__name__} in the consensus index")
+
+
 def read_index(folder: Path) -> dict:
     path = Path(folder) / INDEX_NAME
     if not path.exists():
@@ -248,5 +255,7 @@ def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
     index["version"] = 1
     index["consolidation_id"] = consolidation_id(cons)
     with atomic_path(run.index) as tmp:
-        Path(tmp).write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+        Path(tmp).write_text(
+            json.dumps(index, ensure_ascii=False, indent=1, default=_json_value), encoding="utf-8"
+        )
     return run

@@ -106,6 +106,8 @@ def read_panel_file(path: str | Path) -> PanelRead:
 
 
 def _same(got: object, want: object) -> bool:
+    if isinstance(got, (datetime, date)) and isinstance(want, str):  # a date kept in the index as ISO text
+        return got.isoformat() == want or (isinstance(got, datetime) and got.date().isoformat() == want)
     if want is None or want == "":
         return got is None or got == ""
     if isinstance(want, (int, float)) and not isinstance(want, bool):
@@ -220,8 +222,9 @@ def finalize_dir(
             fin.reads.append((pr.name, "accepted", [p for p in pr.problems if p.severity != "error"]))
         else:
             fin.reads.append((pr.name, "rejected", pr.problems))
+    seen = {p.name for p in paths}
     for key, name in sorted(current.items()):
-        if key not in done:
+        if key not in done and name not in seen:  # a rejected one is listed with its reasons instead
             fin.missing.append((key, name))
     fin.records.sort(key=lambda r: r.key)
     return fin

@@ -22,7 +22,6 @@ from szqa_xl.xlsx.plan import (
     Sheet,
     SheetStream,
     Style,
-    Validation,
     Workbook,
     column_letter,
 )
@@ -41,8 +40,7 @@ STYLES: dict[str, Style] = {
     "num": Style(border=True, halign="center", number_format="0.0"),
     "int": Style(border=True, halign="center", number_format="0"),
     "flag": Style(border=True, halign="center", bold=True, color="C00000"),
-    "input": Style(fill="FFF2CC", border=True, halign="center", locked=False, number_format="0"),
-    "input_text": Style(fill="FFF2CC", border=True, wrap=True, locked=False),
+    "suggested": Style(fill="DDEBF7", border=True, halign="center", number_format="0"),
     "total": Style(bold=True, fill="FCE4D6", border=True, halign="center", number_format="0.0"),
     "total_label": Style(bold=True, fill="FCE4D6", border=True),
     "cat": Style(bold=True, fill="D9E1F2", border=True),
@@ -143,7 +141,7 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
     sh.put(
         "A2",
         f"生成于 {cons.created_at}；已合并 {c['accepted'] + c['incomplete']} 份（未完成 {c['incomplete']}），"
-        f"拒收 {c['rejected']}，重复 {c['duplicate']}，未返回 {c['missing']}。共识总分随各申报方工作表中的共识得分率自动更新。",
+        f"拒收 {c['rejected']}，重复 {c['duplicate']}，未返回 {c['missing']}。此处“共识总分”按建议共识（中位数）计算，仅供会前参考；最终共识在各共识表中形成，由 szqa finalize 汇总为评审结果。",
         "subtitle",
     )
     max_ex = int(cons.applicants["examiners"].max()) if len(cons.applicants) else 0
@@ -224,8 +222,9 @@ def _applicant_sheet(
     sh.put("A1", cell_text(f"{applicant} {app_name}"), "title")
     sh.put(
         "A2",
-        f"{year}年度 · {std.name_zh} · {stage} · 评审员 {len(examiners)} 人。黄色列可填写共识得分率与理由，"
-        f"共识得分与总分自动计算。标记：区间相差≥{cons.thresholds.bands_apart}档或极差≥{cons.thresholds.range_points:g}分。",
+        f"{year}年度 · {std.name_zh} · {stage} · 评审员 {len(examiners)} 人。共识得分率与理由在 consensus 文件夹中"
+        f"本申报方的共识表里填写（此处“建议共识%”为中位数取最近的5的倍数，仅供会前参考，不可修改）。"
+        f"标记：区间相差≥{cons.thresholds.bands_apart}档或极差≥{cons.thresholds.range_points:g}分。",
         "subtitle",
     )
     headers = ["编号", "评分项目", "分值", "类型"]
@@ -238,9 +237,9 @@ def _applicant_sheet(
         "极差(分)",
         "区间差",
         "标记",
-        "共识得分率%",
+        "建议共识%",
         "共识得分",
-        "共识理由",
+        "说明",
     ]
     col = {}
     for j, h in enumerate(headers, start=1):
@@ -274,14 +273,14 @@ def _applicant_sheet(
             sh.put(f"{col[label]}{r}", _num(st[field]) if st is not None else None, style)
         flagged = st is not None and st["flag"] is not pd.NA and bool(st["flag"])
         sh.put(f"{col['标记']}{r}", "讨论" if flagged else "", "flag")
-        sh.put(f"{col['共识得分率%']}{r}", _num(st["consensus"]) if st is not None else None, "input")
+        sh.put(f"{col['建议共识%']}{r}", _num(st["consensus"]) if st is not None else None, "suggested")
         sh.put(
             f"{col['共识得分']}{r}",
-            f'=IF({col["共识得分率%"]}{r}="","",C{r}*{col["共识得分率%"]}{r}/100)',
+            f'=IF({col["建议共识%"]}{r}="","",C{r}*{col["建议共识%"]}{r}/100)',
             "num",
             formula=True,
         )
-        sh.put(f"{col['共识理由']}{r}", None, "input_text")
+        sh.put(f"{col['说明']}{r}", "讨论后在共识表中定" if flagged else None, "text")
     total_r = last + 1
     sh.put(f"A{total_r}", "总分", "total_label")
     sh.put(f"B{total_r}", None, "total_label")
@@ -295,30 +294,18 @@ def _applicant_sheet(
             "total",
             formula=True,
         )
-    for label in ("中位数%", "平均%", "最低%", "最高%", "极差(分)", "区间差", "标记", "共识得分率%"):
+    for label in ("中位数%", "平均%", "最低%", "最高%", "极差(分)", "区间差", "标记", "建议共识%"):
         sh.put(f"{col[label]}{total_r}", None, "total_label")
     cons_total = f"{col['共识得分']}{total_r}"
     sh.put(cons_total, f"=SUM({col['共识得分']}{first}:{col['共识得分']}{last})", "total", formula=True)
     sh.put(
-        f"{col['共识理由']}{total_r}",
-        f'=IF(COUNT({col["共识得分率%"]}{first}:{col["共识得分率%"]}{last})={len(units)},"","尚有条目无共识得分率")',
+        f"{col['说明']}{total_r}",
+        f'=IF(COUNT({col["建议共识%"]}{first}:{col["建议共识%"]}{last})={len(units)},"","尚有条目无共识得分率")',
         "total_label",
         formula=True,
     )
-    grid_list = ",".join(str(v) for v in std.grid())
-    sh.validations.append(
-        Validation(
-            sqref=f"{col['共识得分率%']}{first}:{col['共识得分率%']}{last}",
-            kind="list",
-            formula1=f'"{grid_list}"',
-            prompt_title="共识得分率",
-            prompt="默认为各评审员得分率的中位数（取最近的5的倍数）。讨论后可修改，并在右侧写明理由。",
-            error_title="得分率无效",
-            error=f"请选择 0–100 间 {std.grid_step} 的整数倍。",
-        )
-    )
     sh.cond_formats.append(
-        CondFormat(f"A{first}:{col['共识理由']}{last}", f'${col["标记"]}{first}="讨论"', fill="FDE9D9")
+        CondFormat(f"A{first}:{col['说明']}{last}", f'${col["标记"]}{first}="讨论"', fill="FDE9D9")
     )
 
     # Category profile table + chart, spread chart.
@@ -517,7 +504,14 @@ def _about(cons: Consolidation) -> Sheet:
             "分歧标记",
             f"区间相差 ≥ {cons.thresholds.bands_apart} 档，或得分极差 ≥ {cons.thresholds.range_points:g} 分",
         ),
-        ("共识得分率默认值", "各评审员得分率的中位数，取最近的 5 的倍数（x.5 向上取整）"),
+        (
+            "建议共识%",
+            "各评审员得分率的中位数，取最近的 5 的倍数（x.5 向上取整）；共识表中共识得分率的默认值",
+        ),
+        (
+            "共识在哪里填写",
+            "consensus 文件夹中每个申报方一份共识表：共识得分率、理由、优势、改进机会、关键主题与组长签认；本汇总表不可填写共识，二者不会不一致",
+        ),
         ("未完成", "空白条目视为未评分，不按 0 分计算；未完成评分表的总分显示“未完成”"),
         ("评审员宽严度", "仅供参考，不用于调整分数"),
     ]

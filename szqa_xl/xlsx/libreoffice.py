@@ -48,3 +48,21 @@ def recalculate(src: Path | str, outdir: Path | str) -> Path:
 
 def to_pdf(src: Path | str, outdir: Path | str) -> Path:
     return convert(src, "pdf", outdir)
+
+
+def to_pdf_many(srcs: list[Path], outdir: Path | str, timeout: float = 600) -> list[Path]:
+    """Several files to PDF in one LibreOffice start (it costs seconds each time); the PDFs made."""
+    exe = soffice()
+    if exe is None:
+        raise RuntimeError("LibreOffice (soffice) is not installed")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if not srcs:
+        return []
+    with tempfile.TemporaryDirectory(prefix="szqa-lo-") as profile:
+        cmd = [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
+               "--convert-to", "pdf", "--outdir", str(outdir), *map(str, srcs)]  # fmt: skip
+        subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, HOME=profile)
+        )
+    return [p for p in (outdir / (Path(s).stem + ".pdf") for s in srcs) if p.exists()]

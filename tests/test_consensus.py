@@ -1,0 +1,241 @@
+"""After the consensus meeting, end to end: consolidate → panel workbooks edited as a meeting would (openpyxl,
+and one re-saved by LibreOffice) → finalize.  Ranks, subtotals and totals are recomputed here from the
+workbooks' cells, independently of the product; every kind of bad workbook is reported with its file and
+cell while the others are finalized; a late return never wipes a meeting's work."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from szqa_xl.consensus.build import INDEX_NAME, read_index, write_panels
+from szqa_xl.consensus.finalize import finalize_dir
+from szqa_xl.consensus.results import finalize_outputs, rank
+from szqa_xl.consolidation.batch import consolidate_dir
+from szqa_xl.demo import run_demo
+from szqa_xl.standards.load import builtin_standard
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("consensus") / "demo"
+    return run_demo(root)
+
+
+@pytest.fixture
+def folder(demo, tmp_path: Path) -> Path:
+    """A private copy of the demo's panel workbooks, as the meetings left them."""
+    dst = tmp_path / "consensus"
+    shutil.copytree(demo.panels, dst)
+    return dst
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def independent_totals(folder: Path) -> dict[str, tuple[float, dict[str, float], float]]:
+    """applicant id -> (total, category subtotals, result-unit points), from the cells as openpyxl reads them
+    and the standard's points: consensus % × points / 100."""
+    index = read_index(folder)
+    out = {}
+    for name in index["current"].values():
+        entry = index["panels"][name]
+        std = builtin_standard(entry["key"][1])
+        ws = load_workbook(folder / name)["共识表"]
+        cats: dict[str, float] = {}
+        result = 0.0
+        for u in std.units():
+            pct = ws[entry["inputs"][u.code]["pct"].split("!")[1]].value
+            pts = u.points * float(pct) / 100
+            cats[u.category_code] = cats.get(u.category_code, 0.0) + pts
+            result += pts if u.kind == "result" else 0.0
+        out[entry["key"][3]] = (sum(cats.values()), cats, result)
+    return out
+
+
+def test_every_panel_finalized_and_every_number_recomputed(demo, folder, tmp_path):
+    fin = finalize_dir(folder, year="2027")
+    assert [st for _, st, _ in fin.reads] == ["accepted"] * len(fin.reads) and not fin.missing
+    want = independent_totals(folder)
+    assert {r.applicant_id for r in fin.records} == set(want)
+    rows = rank(fin.records)
+    for r in rows:
+        total, cats, result = want[r.record.applicant_id]
+        assert r.total == pytest.approx(total)
+        assert r.result_points == pytest.approx(result)
+        assert r.categories == pytest.approx(cats)
+    for award in {r.record.award_category for r in rows}:
+        group = [r for r in rows if r.record.award_category == award]
+        ordered = sorted(group, key=lambda r: -want[r.record.applicant_id][0])
+        assert [r.rank for r in group] == list(range(1, len(group) + 1)) or len(
+            {g.total for g in group}
+        ) < len(group)
+        assert [r.record.applicant_id for r in group] == [r.record.applicant_id for r in ordered]
+    targets = finalize_outputs(fin, tmp_path / "out", reports=False)
+    with targets["csv"].open(encoding="utf-8-sig") as fh:
+        table = list(csv.DictReader(fh))
+    assert {row["applicant_id"]: float(row["consensus_total"]) for row in table} == pytest.approx(
+        {k: round(v[0], 1) for k, v in want.items()}, abs=0.051
+    )
+    assert load_workbook(targets["workbook"]).sheetnames[-1] == "共识表读取"
+
+
+def _entry(folder: Path, applicant: str) -> tuple[Path, dict]:
+    index = read_index(folder)
+    name = next(n for n in index["current"].values() if index["panels"][n]["key"][3] == applicant)
+    return folder / name, index["panels"][name]
+
+
+def test_bad_workbooks_are_reported_with_file_and_cell_and_the_rest_finalized(folder):
+    index = read_index(folder)
+    applicants = sorted(e["key"][3] for e in (index["panels"][n] for n in index["current"].values()))
+    assert len(applicants) >= 6
+    expected: dict[str, tuple[str, str]] = {}
+
+    def edit(applicant: str, change) -> None:
+        path, entry = _entry(folder, applicant)
+        wb = load_workbook(path)
+        cell = change(wb, entry)
+        wb.save(path)
+        return path.name, cell
+
+    # 1. consensus two bands off the median without a reason
+    def no_reason(wb, entry):
+        std = builtin_standard(entry["key"][1])
+        u = std.units()[0]
+        ref = {k: a.split("!")[1] for k, a in entry["inputs"][u.code].items()}
+        ws = wb["共识表"]
+        ws[ref["pct"]] = 100 if (ws[ref["pct"]].value or 0) < 60 else 0
+        ws[ref["reason"]] = None
+        return ref["reason"]
+
+    name, cell = edit(applicants[0], no_reason)
+    expected[name] = ("no-reason", cell)
+
+    # 2. an off-grid consensus
+    def off_grid(wb, entry):
+        u = builtin_standard(entry["key"][1]).units()[1]
+        ref = entry["inputs"][u.code]["pct"].split("!")[1]
+        wb["共识表"][ref] = 42
+        return ref
+
+    name, cell = edit(applicants[1], off_grid)
+    expected[name] = ("off-grid", cell)
+
+    # 3. a workbook of another consolidation (its metadata names other returns)
+    def other(wb, entry):
+        ws = wb["_meta"]
+        for row in ws.iter_rows():
+            if row[0].value == "consolidation_id":
+                row[1].value = "0123456789abcdef"
+                return row[1].coordinate
+        raise AssertionError("no consolidation_id in _meta")
+
+    name, cell = edit(applicants[2], other)
+    expected[name] = ("other-consolidation", "")
+
+    # 4. a locked cell changed: an examiner's %
+    def locked(wb, entry):
+        ref = next(a for a, v in entry["locked"].items() if isinstance(v, (int, float)) and a[0] == "E")
+        ws = wb["共识表"]
+        ws[ref] = (ws[ref].value + 5) % 100
+        return ref
+
+    name, cell = edit(applicants[3], locked)
+    expected[name] = ("locked-changed", cell)
+
+    # 5. a panel's workbook missing
+    missing_path, _ = _entry(folder, applicants[4])
+    missing_path.unlink()
+
+    fin = finalize_dir(folder, year="2027")
+    reads = {name: (st, probs) for name, st, probs in fin.reads}
+    for name, (code, cell) in expected.items():
+        st, probs = reads[name]
+        assert st == "rejected", name
+        hits = [p for p in probs if p.code == code]
+        assert hits, f"{name}: {[str(p) for p in probs]}"
+        assert hits[0].file == name
+        if cell:
+            assert hits[0].cell == cell and hits[0].sheet == "共识表"
+    assert [name for _, name in fin.missing] == [missing_path.name]
+    good = set(applicants[5:])
+    assert {r.applicant_id for r in fin.records} == good, "the other panels are still finalized"
+
+
+@pytest.mark.libreoffice
+def test_a_workbook_re_saved_by_libreoffice_is_accepted_and_its_totals_follow_the_edits(
+    folder, lo_convert, tmp_path
+):
+    path, entry = _entry(
+        folder, read_index(folder)["panels"][next(iter(read_index(folder)["current"].values()))]["key"][3]
+    )
+    std = builtin_standard(entry["key"][1])
+    wb = load_workbook(path)
+    ws = wb["共识表"]
+    u = std.units()[-1]
+    ref = {k: a.split("!")[1] for k, a in entry["inputs"][u.code].items()}
+    ws[ref["pct"]] = 100
+    ws[ref["reason"]] = "评审组一致认为该条目表现卓越。"
+    wb.save(path)
+    (resaved,) = lo_convert([path], "xlsx", tmp_path / "lo")
+    shutil.copy(resaved, path)
+    values = load_workbook(path, data_only=True)["共识表"]
+    total_cell = next(c for row in values.iter_rows() for c in row if c.value == "总分")
+    score_col = entry["inputs"][u.code]["pct"].split("!")[1].rstrip("0123456789")
+    from openpyxl.utils import column_index_from_string, get_column_letter
+
+    score_letter = get_column_letter(column_index_from_string(score_col) + 2)
+    want = independent_totals(folder)[entry["key"][3]][0]
+    assert values[f"{score_letter}{total_cell.row}"].value == pytest.approx(want), "LibreOffice's total"
+    fin = finalize_dir(folder, year="2027")
+    reads = {name: st for name, st, _ in fin.reads}
+    assert reads[path.name] == "accepted"
+    rec = next(r for r in fin.records if r.applicant_id == entry["key"][3])
+    assert rec.units[u.code].pct == 100 and rec.total(std) == pytest.approx(want)
+
+
+def test_a_late_return_never_wipes_a_meetings_work(demo, tmp_path):
+    """Re-consolidating with one return fewer (or a late one): the edited panel workbook is kept byte for byte,
+    the updated statistics are written beside it with the panel's decisions carried over, the panel is reported
+    as affected; panels no return changed are kept as they are."""
+    out = tmp_path / "out"
+    shutil.copytree(demo.output, out)
+    folder = out / "consensus"
+    before = {p.name: sha(p) for p in folder.glob("*.xlsx")}
+    returns = tmp_path / "returns"
+    shutil.copytree(demo.returns, returns)
+    index = read_index(folder)
+    name = sorted(index["current"].values())[0]
+    entry = index["panels"][name]
+    # the "late" change: one of the applicant's merged returns taken away
+    victim = next(
+        p
+        for p in returns.glob("*.xlsx")
+        if entry["key"][3] in p.name and not p.name.startswith(("篡改", "旧表"))
+    )
+    victim.unlink()
+    cons = consolidate_dir(returns, year=2027)
+    run = write_panels(cons, out)
+    after = {p.name: sha(p) for p in folder.glob("*.xlsx")}
+    for n, digest in before.items():
+        assert after[n] == digest, f"{n} was overwritten"
+    affected = run.affected()
+    assert [o.path.name for o in affected] == [name]
+    updated = affected[0].updated
+    assert updated is not None and updated.exists() and updated.name.endswith("_更新统计.xlsx")
+    old = load_workbook(folder / name)["共识表"]
+    new = load_workbook(updated)["共识表"]
+    new_entry = read_index(folder)["panels"][updated.name]
+    for code, fields in entry["inputs"].items():
+        for field, addr in fields.items():
+            assert new[new_entry["inputs"][code][field].split("!")[1]].value == old[addr.split("!")[1]].value
+    assert read_index(folder)["current"]["|".join(entry["key"])] == updated.name
+    assert (folder / INDEX_NAME).exists()
+    assert {o.action for o in run.outcomes if o.path.name != name} == {"kept-edited"}
