@@ -29,15 +29,36 @@ class Change:
         return f"~ {self.where} {self.kind} changed:\n    - {self.old}\n    + {self.new}"
 
 
+def _list_keys(items: list | tuple, path: str) -> list[Any]:
+    """How each entry of a list is named in a path: its code; the terms of a guide's 注 by their
+    term (…note.groups[0].terms[少量].meaning) when distinct; anything else by its index."""
+    terms = [v.get("term") if isinstance(v, dict) else None for v in items]
+    by_term = (
+        ".note.groups[" in path
+        and path.endswith("].terms")
+        and all(isinstance(t, str) and t for t in terms)
+        and len(set(terms)) == len(terms)
+    )
+    keys: list[Any] = []
+    for i, v in enumerate(items):
+        key = v.get("code") if isinstance(v, dict) else None
+        keys.append(key or (terms[i] if by_term else i))
+    return keys
+
+
 def _leaves(obj: Any, path: str):
-    """Every scalar leaf under a dumped model, with a path keyed by code where there is one."""
+    """Every scalar leaf under a dumped model, with a path keyed by code (or note term) where there is one.
+
+    Reaches every field, so the 评审细则 introduction (detail_intro.paragraphs[n].parts[m].text),
+    the 评分原则 (scoring_principles...) and a guide's 注 (guides.result.note.groups[n].terms[少量]...)
+    are compared like any other text.
+    """
     if isinstance(obj, dict):
         for k, v in obj.items():
             yield from _leaves(v, f"{path}.{k}" if path else k)
     elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            key = v.get("code") if isinstance(v, dict) else None
-            yield from _leaves(v, f"{path}[{key or i}]")
+        for key, v in zip(_list_keys(obj, path), obj, strict=True):
+            yield from _leaves(v, f"{path}[{key}]")
     else:
         yield path, obj
 

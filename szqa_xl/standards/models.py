@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Kind = Literal["process", "result"]
 AwardId = Literal["economic", "culture", "social", "ecology", "management", "service"]
 ApplicantKind = Literal["organisation", "project"]
+AppliesTo = Literal["any", "organisation", "project"]
 
 AWARD_IDS: tuple[str, ...] = ("economic", "culture", "social", "ecology", "management", "service")
 KIND_ZH: dict[str, str] = {"process": "过程", "result": "结果"}
@@ -41,6 +42,9 @@ class SubItem(_Frozen):
 
     code: str
     name: str = Field(min_length=1)
+    detail_name: str | None = Field(
+        None, description="name the 评审细则 prints for the sub-item where it differs from name (标准内容)"
+    )
     points: int = Field(gt=0)
     kind: Kind
     description: str = Field(min_length=1, description="标准内容 text of the sub-item")
@@ -52,10 +56,22 @@ class Item(_Frozen):
 
     code: str
     name: str = Field(min_length=1)
+    detail_name: str | None = Field(
+        None, description="name the 评审细则 prints for the item where it differs from name (标准内容)"
+    )
     points: int = Field(gt=0)
     description: str | None = Field(None, description="标准内容 lead sentence of the item")
+    detail_text: str | None = Field(
+        None,
+        description="non-economic: the item's sentence in the 评审细则 (基本要求和总体要求 column) "
+        "where it differs from description",
+    )
     kind: Kind | None = None
-    requirement: str | None = Field(None, description="基本要求 (economic 评审细则)")
+    requirement: str | None = Field(
+        None,
+        description="economic 评审细则: the item's sentence, printed in the table's 总体要求 column "
+        "(its 基本要求 column holds the item's code, name and points)",
+    )
     standard_points: tuple[str, ...] = Field((), description="numbered points (1)-(4) of 标准内容")
     guidance: tuple[GuidancePoint, ...] = ()
     sub_items: tuple[SubItem, ...] = ()
@@ -86,11 +102,75 @@ class Band(_Frozen):
         return f"{self.level} {rng}" if self.level else rng
 
 
+class NoteTerm(_Frozen):
+    """One term a guide's 注 defines, e.g. 少量 = 少于15%."""
+
+    term: str = Field(min_length=1, description="the word as used in the band descriptors, e.g. 少量")
+    meaning: str = Field(
+        min_length=1, description="its meaning as published, after the dash, e.g. 少于15% or 高于行业平均水平"
+    )
+    above_pct: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="quantity terms: the published lower bound 大于 N% (exclusive), else null",
+    )
+    below_pct: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="quantity terms: the published upper bound 小于/少于 N% (exclusive), else null",
+    )
+
+
+class NoteGroup(_Frozen):
+    """One numbered entry of a guide's 注: what its terms are relative to, and the terms."""
+
+    concept: Literal["quantity", "quality"] = Field(description="quantity (定量概念) or quality (定性术语)")
+    basis: str = Field(min_length=1, description="the entry's lead as published, e.g. 定量概念相对于总量而言")
+    terms: tuple[NoteTerm, ...] = Field(min_length=1)
+
+
+class GuideNote(_Frozen):
+    """注 printed under a scoring guide: the quantity and quality words its bands use."""
+
+    text: str = Field(min_length=1, description="the note as published, without 注：, one line per entry")
+    groups: tuple[NoteGroup, ...] = Field(min_length=1, description="the same note, structured, in order")
+
+    def terms(self) -> tuple[NoteTerm, ...]:
+        """Every defined term, in the order printed."""
+        return tuple(t for g in self.groups for t in g.terms)
+
+
 class Guide(_Frozen):
     """过程评分指南 or 结果评分指南."""
 
     title: str
     bands: tuple[Band, ...] = Field(min_length=2)
+    note: GuideNote | None = Field(None, description="注 printed under this guide (economic result guide)")
+
+    def note_terms(self) -> tuple[NoteTerm, ...]:
+        """The terms this guide's 注 defines (empty without a note)."""
+        return self.note.terms() if self.note else ()
+
+    def note_terms_in(self, band: Band) -> tuple[NoteTerm, ...]:
+        """The note's terms that occur in the band's descriptors, in note order.
+
+        Longest match first, so 大多数 does not also count as 多数.  A plain text match:
+        部分 in 各部分 or 良好 in 趋势良好 count too.
+        """
+        terms = sorted(self.note_terms(), key=lambda t: -len(t.term))
+        found: set[str] = set()
+        for text in band.descriptors:
+            i = 0
+            while i < len(text):
+                hit = next((t for t in terms if text.startswith(t.term, i)), None)
+                if hit is None:
+                    i += 1
+                else:
+                    found.add(hit.term)
+                    i += len(hit.term)
+        return tuple(t for t in self.note_terms() if t.term in found)
 
 
 class Guides(_Frozen):
@@ -101,6 +181,67 @@ class Guides(_Frozen):
 class ProfileVariant(_Frozen):
     applies_to: Literal["any", "organisation", "project"]
     text: str = Field(min_length=1)
+
+
+class TextPart(_Frozen):
+    """A run of a published paragraph, read by every applicant or by one kind only."""
+
+    applies_to: AppliesTo = Field(
+        "any", description="any, or the one applicant kind (organisation / project) this run is written for"
+    )
+    text: str = Field(min_length=1, description="the run exactly as published")
+
+    def applies(self, applicant_kind: ApplicantKind | None) -> bool:
+        return applicant_kind is None or self.applies_to in ("any", applicant_kind)
+
+
+class Paragraph(_Frozen):
+    """One published paragraph as consecutive runs; joined without a separator they are the paragraph."""
+
+    parts: tuple[TextPart, ...] = Field(min_length=1)
+
+    @property
+    def text(self) -> str:
+        """The paragraph as published, every run included."""
+        return "".join(p.text for p in self.parts)
+
+    def text_for(self, applicant_kind: ApplicantKind | None = None) -> str:
+        """The paragraph as an organisation or a project reads it (None: as published)."""
+        return "".join(p.text for p in self.parts if p.applies(applicant_kind))
+
+
+class DetailIntro(_Frozen):
+    """The introduction of 评审细则: what 基本要求 / 总体要求 / 要点指引 are and how to read them."""
+
+    title: str = Field(min_length=1, description="评审细则")
+    paragraphs: tuple[Paragraph, ...] = Field(min_length=1)
+
+
+class ScoringFactor(_Frozen):
+    """One evaluation factor named by 评分原则: A-D-L-I for processes, Le-T-C-I for results."""
+
+    code: str = Field(min_length=1, description="the letters as printed: A, D, L, I or Le, T, C, I")
+    name: str = Field(min_length=1, description="e.g. 方法")
+    name_en: str = Field(min_length=1, description="e.g. Approach")
+
+
+class ScoringPrinciples(_Frozen):
+    """附录一 1．评分原则: how process and result units are judged."""
+
+    title: str = Field(min_length=1, description="评分原则")
+    paragraphs: tuple[Paragraph, ...] = Field(min_length=1)
+    considerations: tuple[str, ...] = Field(
+        (), description="economic: the requirements listed after 评价中要考虑以下要求：, one per bullet"
+    )
+    process_factors: tuple[ScoringFactor, ...] = Field(
+        (), description="economic: 方法/展开/学习/整合 (A-D-L-I)"
+    )
+    result_factors: tuple[ScoringFactor, ...] = Field(
+        (), description="economic: 水平/趋势/对比/整合 (Le-T-C-I)"
+    )
+
+    def factors(self, kind: Kind) -> tuple[ScoringFactor, ...]:
+        return self.process_factors if kind == "process" else self.result_factors
 
 
 class Profile(_Frozen):
@@ -154,7 +295,9 @@ class Standard(_Frozen):
     applicant_kinds: tuple[ApplicantKind, ...] = Field(min_length=1)
     profile: Profile
     core_values: tuple[CoreValue, ...] = ()
+    detail_intro: DetailIntro | None = Field(None, description="introduction of 评审细则 (how to read it)")
     categories: tuple[Category, ...] = Field(min_length=1)
+    scoring_principles: ScoringPrinciples | None = Field(None, description="附录一 1．评分原则")
     guides: Guides
     glossary: tuple[Term, ...] = ()
 
@@ -213,6 +356,31 @@ class Standard(_Frozen):
     def grid(self) -> tuple[int, ...]:
         return tuple(range(0, 101, self.grid_step))
 
+    def _kind_ok(self, applicant_kind: ApplicantKind | None) -> None:
+        if applicant_kind is not None and applicant_kind not in self.applicant_kinds:
+            raise ValueError(
+                f"{self.id} is awarded to {', '.join(self.applicant_kinds)}, not {applicant_kind!r}"
+            )
+
+    def reading_intro(self, applicant_kind: ApplicantKind | None = None) -> tuple[str, ...]:
+        """The 评审细则 introduction's paragraphs as an organisation or project reads them.
+
+        None gives every paragraph as published; empty when the standard has no introduction.
+        """
+        self._kind_ok(applicant_kind)
+        if self.detail_intro is None:
+            return ()
+        texts = (p.text_for(applicant_kind) for p in self.detail_intro.paragraphs)
+        return tuple(t for t in texts if t)
+
+    def principles_text(self, applicant_kind: ApplicantKind | None = None) -> tuple[str, ...]:
+        """The 评分原则 paragraphs as an organisation or project reads them (None: as published)."""
+        self._kind_ok(applicant_kind)
+        if self.scoring_principles is None:
+            return ()
+        texts = (p.text_for(applicant_kind) for p in self.scoring_principles.paragraphs)
+        return tuple(t for t in texts if t)
+
     # -- checks ----------------------------------------------------------------
 
     @model_validator(mode="after")
@@ -236,10 +404,15 @@ def _problems(std: Standard):
             yield f"{where}.code: {code!r} is used twice"
         seen.add(code)
 
+    def same_as(where: str, second: str | None, first: str | None, field: str, of: str):
+        if second is not None and _squash(second) == _squash(first or ""):
+            yield f"{where}.{field}: same as {of}; leave it null"
+
     total = 0
     for ci, cat in enumerate(std.categories):
         cw = f"categories[{ci}]"
         yield from code_ok(cw, cat.code, None, 0)
+        yield from same_as(cw, cat.detail_name, cat.name, "detail_name", "name")
         total += cat.points
         item_sum = sum(i.points for i in cat.items)
         if item_sum != cat.points:
@@ -247,6 +420,8 @@ def _problems(std: Standard):
         for ii, item in enumerate(cat.items):
             iw = f"{cw}.items[{ii}]"
             yield from code_ok(iw, item.code, cat.code, 1)
+            yield from same_as(iw, item.detail_name, item.name, "detail_name", "name")
+            yield from same_as(iw, item.detail_text, item.description, "detail_text", "description")
             if std.scoring_unit == "item":
                 if item.kind is None:
                     yield f"{iw}.kind: scoring unit {item.code} has no kind (process/result)"
@@ -264,6 +439,7 @@ def _problems(std: Standard):
                 for si, sub in enumerate(item.sub_items):
                     sw = f"{iw}.sub_items[{si}]"
                     yield from code_ok(sw, sub.code, item.code, 2)
+                    yield from same_as(sw, sub.detail_name, sub.name, "detail_name", "name")
                     for gi, g in enumerate(sub.guidance):
                         if g.code is not None and not g.code.startswith(sub.code + "."):
                             yield f"{sw}.guidance[{gi}].code: {g.code!r} does not belong to {sub.code}"
@@ -290,3 +466,50 @@ def _problems(std: Standard):
             prev, cur = bands[bi - 1], bands[bi]
             if cur.min not in (prev.max, prev.max + step):
                 yield f"{gw}[{bi}].min: gap or overlap between {prev.min}–{prev.max} and {cur.min}–{cur.max}"
+        if guide.note is not None:
+            yield from _note_problems(f"guides.{kind}.note", guide.note)
+
+    passages = (("detail_intro", std.detail_intro), ("scoring_principles", std.scoring_principles))
+    for name, passage in passages:
+        if passage is None:
+            continue
+        for pi, para in enumerate(passage.paragraphs):
+            pw = f"{name}.paragraphs[{pi}]"
+            for ti, part in enumerate(para.parts):
+                if part.applies_to != "any" and part.applies_to not in std.applicant_kinds:
+                    yield f"{pw}.parts[{ti}].applies_to: {std.id} is not awarded to {part.applies_to!r}"
+            for kind in std.applicant_kinds:
+                if not para.text_for(kind):
+                    yield f"{pw}.parts: nothing in this paragraph applies to {kind!r}"
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def _note_problems(where: str, note: GuideNote):
+    """The structured terms must say what the published note says."""
+    text = _squash(note.text)
+    seen: set[str] = set()
+    for gi, group in enumerate(note.groups):
+        gw = f"{where}.groups[{gi}]"
+        if _squash(group.basis) not in text:
+            yield f"{gw}.basis: {group.basis!r} is not in the note's text"
+        for ti, t in enumerate(group.terms):
+            tw = f"{gw}.terms[{ti}]"
+            if t.term in seen:
+                yield f"{tw}.term: {t.term!r} is defined twice"
+            seen.add(t.term)
+            if _squash(f"{t.term}-{t.meaning}") not in text:
+                yield f"{tw}: {t.term}-{t.meaning} is not in the note's text"
+            meaning = _squash(t.meaning)
+            above = re.search(r"大于(\d+)%", meaning)
+            below = re.search(r"(?:小于|少于|低于)(\d+)%", meaning)
+            if t.above_pct != (int(above[1]) if above else None):
+                yield f"{tw}.above_pct: {t.above_pct} is not what {t.meaning!r} says"
+            if t.below_pct != (int(below[1]) if below else None):
+                yield f"{tw}.below_pct: {t.below_pct} is not what {t.meaning!r} says"
+            if t.above_pct is not None and t.below_pct is not None and t.above_pct >= t.below_pct:
+                yield f"{tw}: range {t.above_pct}–{t.below_pct}% is reversed"
+            if group.concept == "quality" and (t.above_pct is not None or t.below_pct is not None):
+                yield f"{tw}: a quality term has no percentage range"
