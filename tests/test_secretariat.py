@@ -267,7 +267,7 @@ def test_action_dropdown_lists_exactly_the_actions_main_knows(built):
     listed = dv.findtext(f"{{{M}}}formula1")
     assert listed.startswith('"') and listed.endswith('"')
     assert tuple(listed[1:-1].split(",")) == szqa_secretariat.actions() == sec.action_labels()
-    assert szqa_secretariat.actions() == ("生成评分表", "汇总回收文件", "打开输出文件夹")
+    assert szqa_secretariat.actions() == ("生成评分表", "汇总回收文件", "定稿", "打开输出文件夹")
     assert named_values(built)[sec.ACTION_NAME] == szqa_secretariat.actions()[0]
 
 

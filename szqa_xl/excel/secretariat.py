@@ -117,6 +117,12 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         "szqa_output_dir", "汇总输出文件夹", "3_汇总", "「汇总回收文件」写出 consolidated.xlsx 和 scores.csv"
     ),
     ControlField(
+        "szqa_results_dir",
+        "定稿输出文件夹",
+        "4_定稿",
+        "「定稿」读取汇总输出文件夹中 consensus 的共识表，写出 results.xlsx、results.csv 和反馈报告",
+    ),
+    ControlField(
         "szqa_bands_apart",
         "分歧提示：相隔区间数",
         2,
@@ -163,6 +169,7 @@ class Control:
     returns_dir: Path | None
     manifest: Path | None
     output_dir: Path | None
+    results_dir: Path | None = None
     bands_apart: int = 2
     range_points: float = 25.0
     force: bool = False
@@ -183,6 +190,7 @@ def read_control(get: Callable[[str], object], base_dir: Path | str | None = Non
         returns_dir=path("szqa_returns_dir", "回收文件夹"),
         manifest=path("szqa_manifest", "发放清单"),
         output_dir=path("szqa_output_dir", "汇总输出文件夹"),
+        results_dir=path("szqa_results_dir", "定稿输出文件夹"),
         bands_apart=parse_int(get("szqa_bands_apart"), "相隔区间数", 2),
         range_points=parse_float(get("szqa_range_points"), "分差", 25.0),
         force=parse_bool(get("szqa_force"), "覆盖已有结果"),
@@ -243,7 +251,10 @@ def run_consolidate(control: Control, workers: int = 2) -> str:
         thresholds=Thresholds(control.bands_apart, control.range_points),
         workers=workers,
     )
+    from szqa_xl.consensus.build import write_panels
+
     paths = write_outputs(cons, control.output_dir, force=control.force, workers=workers)
+    panels = write_panels(cons, control.output_dir)
     c = cons.counts()
     flagged = int(cons.stats["flag"].sum()) if len(cons.stats) else 0
     lines = [
@@ -251,13 +262,49 @@ def run_consolidate(control: Control, workers: int = 2) -> str:
         f"拒收 {c['rejected']}，重复 {c['duplicate']}，未返回 {c['missing']}，跳过 {c['skipped']}；"
         f"申报方 {len(cons.applicants)} 个，需讨论的评分单元 {flagged} 个。",
         f"汇总：{paths['workbook']}",
+        f"共识表：{panels.folder}（每个申报方一份，由评审组填写；已填写的不会被覆盖）",
     ]
+    for o in panels.affected():
+        lines.append(
+            f"· 回收文件有变化：{o.path.name}" + (f"，更新统计见 {o.updated.name}" if o.updated else "")
+        )
     bad = [r for r in cons.returns if r.status in ("rejected", "duplicate")]
     for r in bad[:5]:
         reason = r.reasons.splitlines()[0] if r.reasons else ""
         lines.append(f"· {r.file}：{reason}")
     if len(bad) > 5:
         lines.append(f"……另有 {len(bad) - 5} 个文件，见 consolidated.xlsx 的回收情况表")
+    return "\n".join(lines)
+
+
+def run_finalize(control: Control, workers: int = 2) -> str:
+    """「定稿」: the panels' consensus workbooks read back, exactly as ``szqa finalize`` does."""
+    from szqa_xl.consensus.build import FOLDER_NAME
+    from szqa_xl.consensus.finalize import finalize_dir
+    from szqa_xl.consensus.results import finalize_outputs
+
+    if control.output_dir is None or control.results_dir is None:
+        raise InputError("请在「控制」表填写汇总输出文件夹和定稿输出文件夹")
+    folder = control.output_dir / FOLDER_NAME
+    if not folder.is_dir():
+        raise InputError(f"共识表文件夹不存在：{folder}（请先运行「汇总回收文件」）")
+    fin = finalize_dir(folder, year=None if control.year is None else str(control.year), workers=workers)
+    try:
+        targets = finalize_outputs(fin, control.results_dir, force=control.force)
+    except FileExistsError:
+        raise InputError(
+            f"{control.results_dir} 中已有评审结果；如需覆盖，请把「覆盖已有结果」改为 是，或换一个输出文件夹"
+        ) from None
+    bad = [(n, st, probs) for n, st, probs in fin.reads if st != "accepted"]
+    lines = [
+        f"{_stamp()} 已定稿 {len(fin.records)} 份共识表，拒收 {len(bad)}，缺失 {len(fin.missing)}。",
+        f"评审结果：{targets['workbook']}",
+        f"反馈报告：{targets['feedback']}",
+    ]
+    for name, _st, probs in bad[:5]:
+        lines.append(f"· {name}：{probs[0].where} {probs[0].message}" if probs else f"· {name}")
+    for _key, name in fin.missing[:5]:
+        lines.append(f"· 缺失：{name}")
     return "\n".join(lines)
 
 
@@ -286,6 +333,7 @@ class Action:
 ACTIONS: dict[str, Action] = {
     "generate": Action("生成评分表", run_generate),
     "consolidate": Action("汇总回收文件", run_consolidate),
+    "finalize": Action("定稿", run_finalize),
     "open_output": Action("打开输出文件夹", open_output),
 }
 """Every step, in dropdown order; a new step is one entry here (then ``szqa build-workbooks``)."""
@@ -412,7 +460,7 @@ def help_lines() -> tuple[str, ...]:
         "12. 在「控制」表填写名单文件、评审年度、各文件夹（相对路径从本工作簿所在文件夹算起）。",
         f"13. 在「控制」表 {ACTION_CELL} 的下拉列表中选择要运行的步骤（{steps}），点击「运行」按钮；"
         "结果显示在“上次运行结果”，并弹出提示。",
-        "14. 顺序：生成评分表 → 把评分表发给评审员 → 把交回的文件放进回收文件夹 → 汇总回收文件 → 打开输出文件夹。",
+        "14. 顺序：生成评分表 → 把评分表发给评审员 → 把交回的文件放进回收文件夹 → 汇总回收文件 → 评审组在共识表中形成共识 → 定稿 → 打开输出文件夹。",
         "15. 「汇总数据」表用 szqa_consolidate 函数列出全部评分（与 scores.csv 相同）；改变「控制」表的“刷新汇总数据”即重新读取。",
         "",
         "四、Excel 函数",
