@@ -75,10 +75,10 @@ WIDTHS = {  # 182 in all: printed on A3 landscape at 1:0.83, the 10 pt guidance 
     "pct": 7,
     "score": 6,
     "status": 9,
-    "band_text": 17,
-    "strengths": 18,
-    "ofi": 18,
-    "evidence": 8,
+    "band_text": 24,
+    "strengths": 14,
+    "ofi": 14,
+    "evidence": 9,
 }
 GUIDANCE_PT = 10
 """Size of the guidance, requirement and band texts on the sheet (8 pt or more once printed)."""
@@ -202,6 +202,24 @@ def text_height(text: str, width: float, line_pt: float = 13.0, size: float = 10
     return lines * line_pt + 6
 
 
+def unit_label(std: Standard, unit: ScoringUnit) -> str:
+    """A unit's name as the scoresheet shows it: with the 评审细则's name beside it where that differs."""
+    second = _detail_names(std).get(unit.code)
+    return f"{unit.name}（{second}）" if second else unit.name
+
+
+def _detail_names(std: Standard) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for cat in std.categories:
+        for item in cat.items:
+            if item.detail_name:
+                out[item.code] = item.detail_name
+            for sub in item.sub_items:
+                if sub.detail_name:
+                    out[sub.code] = sub.detail_name
+    return out
+
+
 def guidance_text(unit: ScoringUnit) -> str:
     parts = []
     for g in unit.guidance:
@@ -263,7 +281,12 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     sh.merges.append(f"A1:{last_col}1")
     year = f"{issue.year}年度" if issue.year else "年度：____"
     examiner = issue.examiner_name or "____"
-    sh.put("A2", f"{year}　{issue.stage}　申报方：{who}　评审员：{examiner}　标准：{std.edition}", "subtitle")
+    sh.put(
+        "A2",
+        f"{year}　{issue.stage}　申报方：{who}　评审员：{examiner}　标准：{std.edition}　"
+        f"评分前请读“{SHEET_GUIDE}”：评审细则的读法、评分原则、各区间描述及用语（如“大多数”）的含义",
+        "subtitle",
+    )
     sh.merges.append(f"A2:{last_col}2")
     sh.row_heights[1] = 26
     sh.row_heights[2] = 18
@@ -351,7 +374,7 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
     s = KIND_SUFFIX[unit.kind]
     r = row
     sh.put(f"{c['code']}{r}", unit.code, "code")
-    sh.put(f"{c['name']}{r}", unit.name, "text")
+    sh.put(f"{c['name']}{r}", unit_label(std, unit), "text")
     sh.put(f"{c['points']}{r}", unit.points, "center")
     sh.put(f"{c['kind']}{r}", KIND_ZH[unit.kind], "center")
     sh.put(f"{c['requirement']}{r}", unit.requirement, "small")
@@ -521,21 +544,92 @@ def _cover_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     return sh
 
 
-def _guide_sheet(std: Standard) -> Sheet:
-    sh = Sheet(SHEET_GUIDE, print_title_rows="1:1", landscape=False)
-    sh.col_widths.update({"A": 16, "B": 12, "C": 70})
-    sh.put("A1", f"{std.name_zh} 评分指南", "title")
-    sh.merges.append("A1:C1")
-    sh.row_heights[1] = 28
-    r = 3
+def _note_terms(std: Standard) -> tuple:
+    """Every term the standard's guide notes (注) define: they qualify the words of both guides' bands."""
+    terms = []
     for kind in ("process", "result"):
-        guide = std.guide(kind)
-        sh.put(f"A{r}", f"{guide.title}（适用于{KIND_ZH[kind]}条目）", "cat")
-        sh.merges.append(f"A{r}:C{r}")
+        for t in std.guide(kind).note_terms():
+            if all(t.term != seen.term for seen in terms):
+                terms.append(t)
+    return tuple(terms)
+
+
+def terms_in(texts: tuple[str, ...], terms: tuple) -> tuple:
+    """The terms that occur in the texts, in the note's order; the longest match first, so 大多数
+    does not also count as 多数."""
+    by_length = sorted(terms, key=lambda t: -len(t.term))
+    found: set[str] = set()
+    for text in texts:
+        i = 0
+        while i < len(text):
+            hit = next((t for t in by_length if text.startswith(t.term, i)), None)
+            if hit is None:
+                i += 1
+            else:
+                found.add(hit.term)
+                i += len(hit.term)
+    return tuple(t for t in terms if t.term in found)
+
+
+GUIDE_WIDTHS = {"A": 17, "B": 10, "C": 56, "D": 24}
+GUIDE_TEXT_WIDTH = sum(GUIDE_WIDTHS.values())
+
+
+def _guide_sheet(std: Standard, issue: Issue) -> Sheet:
+    """评分指南: how to read the 评审细则, the scoring principles, then each guide's bands with their
+    descriptors and, beside them, what the quantity and quality words they use mean (注)."""
+    sh = Sheet(SHEET_GUIDE, print_title_rows="1:1", landscape=False)
+    sh.col_widths.update(GUIDE_WIDTHS)
+    sh.put("A1", f"{std.name_zh} 评分指南", "title")
+    sh.merges.append("A1:D1")
+    sh.row_heights[1] = 28
+    kind = None if issue.blank else issue.applicant_kind
+    if kind is not None and kind not in std.applicant_kinds:
+        kind = None
+    r = 3
+
+    def section(title: str) -> None:
+        nonlocal r
+        sh.put(f"A{r}", title, "cat")
+        sh.merges.append(f"A{r}:D{r}")
         sh.row_heights[r] = 22
         r += 1
-        for key, head in zip("ABC", ("得分区间%", "水平", "描述"), strict=True):
+
+    def paragraph(text: str, style: str = "text") -> None:
+        nonlocal r
+        sh.put(f"A{r}", text, style)
+        sh.merges.append(f"A{r}:D{r}")
+        sh.row_heights[r] = text_height(text, GUIDE_TEXT_WIDTH)
+        r += 1
+
+    number = iter("一二三四五六")
+    intro = std.reading_intro(kind)
+    if intro:
+        who = {None: "", "organisation": "（组织适用）", "project": "（项目适用）"}[kind]
+        section(f"{next(number)}、如何阅读{std.detail_intro.title}{who}")
+        for text in intro:
+            paragraph(text)
+        r += 1
+    principles = std.principles_text(kind)
+    if principles:
+        sp = std.scoring_principles
+        section(f"{next(number)}、{sp.title}")
+        for text in principles:
+            paragraph(text)
+        for label, factors in (("过程评价因素", sp.process_factors), ("结果评价因素", sp.result_factors)):
+            if factors:
+                paragraph(f"{label}：" + "；".join(f"{f.code}　{f.name}（{f.name_en}）" for f in factors))
+        if sp.considerations:
+            paragraph("评价中要考虑以下要求：\n" + "\n".join(f"· {c}" for c in sp.considerations))
+        r += 1
+    terms = _note_terms(std)
+    for guide_kind in ("process", "result"):
+        guide = std.guide(guide_kind)
+        section(f"{next(number)}、{guide.title}（适用于{KIND_ZH[guide_kind]}条目）")
+        heads = ("得分区间%", "水平", "描述", "用语释义（注）" if terms else "")
+        for key, head in zip("ABCD", heads, strict=True):
             sh.put(f"{key}{r}", head, "header")
+        sh.row_heights[r] = 20
         r += 1
         for band in guide.bands:
             values = grid.band_values(std, band)
@@ -543,16 +637,19 @@ def _guide_sheet(std: Standard) -> Sheet:
             sh.put(f"B{r}", band.level or "", "text")
             text = "\n".join(band.descriptors)
             sh.put(f"C{r}", text, "text")
-            sh.row_heights[r] = max(text_height(text, 70), 40)
+            used = terms_in(band.descriptors, terms)
+            meanings = "\n".join(f"{t.term}：{t.meaning}" for t in used)
+            sh.put(f"D{r}", meanings, "small")
+            sh.row_heights[r] = max(
+                text_height(text, GUIDE_WIDTHS["C"]), text_height(meanings, GUIDE_WIDTHS["D"]), 40
+            )
             r += 1
+        if guide.note is not None:
+            paragraph("注：\n" + guide.note.text, "note")
         r += 1
-    sh.put(
-        f"A{r}",
-        "相邻区间共用边界值时（如 20%），以评审员所选区间为准；得分率须落在所选区间的闭区间内。",
-        "note",
+    paragraph(
+        "相邻区间共用边界值时（如 20%），以评审员所选区间为准；得分率须落在所选区间的闭区间内。", "note"
     )
-    sh.merges.append(f"A{r}:C{r}")
-    sh.row_heights[r] = 30
     return sh
 
 
@@ -633,5 +730,5 @@ def plan_scoresheet(std: Standard, issue: Issue | None = None) -> ScoresheetPlan
     scores = _scores_sheet(std, issue, plan)
     cover = _cover_sheet(std, issue, plan)
     meta = _meta_sheet(std, issue, plan)
-    wb.sheets = [cover, scores, _guide_sheet(std), _glossary_sheet(std), lists, meta]
+    wb.sheets = [cover, scores, _guide_sheet(std, issue), _glossary_sheet(std), lists, meta]
     return plan
