@@ -239,3 +239,31 @@ def test_a_late_return_never_wipes_a_meetings_work(demo, tmp_path):
     assert read_index(folder)["current"]["|".join(entry["key"])] == updated.name
     assert (folder / INDEX_NAME).exists()
     assert {o.action for o in run.outcomes if o.path.name != name} == {"kept-edited"}
+
+
+def test_panel_agreement_on_the_overview_and_the_examiners_sheet(demo):
+    """Each applicant's ICC(2,1) on 总览 is the one of its examiners' % in scores.csv (units × examiners), with
+    the Koo & Li reading; the 评审员 sheet has a row per award category."""
+    import pandas as pd
+
+    from szqa_xl.consolidation.agreement import agreement, koo_li
+
+    tidy = pd.read_csv(demo.csv, dtype={"year": str, "unit": str})
+    wb = load_workbook(demo.workbook)
+    ws = wb["总览"]
+    header = {c.value: c.column for c in ws[3] if c.value}
+    seen = 0
+    for r in range(4, ws.max_row + 1):
+        aid = ws.cell(r, header["申报编号"]).value
+        if not aid:
+            continue
+        g = tidy[tidy["applicant_id"] == aid].pivot(index="unit", columns="examiner_id", values="pct")
+        want = agreement(g.to_numpy(dtype=float)).icc21.value
+        got = ws.cell(r, header["ICC(2,1)"]).value
+        assert got == pytest.approx(want), aid
+        assert ws.cell(r, header["一致性"]).value == koo_li(want)[1]
+        seen += 1
+    assert seen == tidy["applicant_id"].nunique()
+    texts = [c.value for row in wb["评审员"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("Krippendorff" in t for t in texts)
+    assert {"经济类", "文化类"} <= set(texts)

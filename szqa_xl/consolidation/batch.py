@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 
 from szqa_xl.consolidation.core import (
+    GROUP as GROUP_COLUMNS,
+)
+from szqa_xl.consolidation.core import (
     TIDY_COLUMNS,
     Thresholds,
     applicant_summary,
@@ -168,6 +171,8 @@ class Consolidation:
     thresholds: Thresholds
     returns_dir: str = ""
     created_at: str = ""
+    agreement: pd.DataFrame | None = None  # per applicant: ICC(2,1), ICC(2,k), alpha, Koo & Li reading
+    category_agreement: pd.DataFrame | None = None  # per award category and stage (see panel_agreement)
 
     @property
     def tidy(self) -> pd.DataFrame:
@@ -512,6 +517,7 @@ def consolidate_dir(
 
     scores = _scores_frame(merged)
     stats = unit_stats(scores, thresholds)
+    agreement, category_agreement = panel_agreement(scores)
     return Consolidation(
         scores=scores,
         comments=store,
@@ -522,7 +528,47 @@ def consolidate_dir(
         thresholds=thresholds,
         returns_dir=str(returns_dir),
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        agreement=agreement,
+        category_agreement=category_agreement,
     )
+
+
+def panel_agreement(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Agreement within each panel (units × its examiners), and per award category and stage.
+
+    Per category the panels differ, so there is no one matrix of raters: the category's
+    ICC(2,1) is the median of its panels' (with their range), and Krippendorff's alpha is
+    computed over every (applicant, unit) with the examiners as raters (alpha needs no
+    complete rows)."""
+    from szqa_xl.consolidation.agreement import agreement_table, koo_li
+
+    if not len(scores):
+        return pd.DataFrame(), pd.DataFrame()
+    frame = scores[[*GROUP_COLUMNS, "unit", "examiner_id", "pct"]].astype({"unit": str, "examiner_id": str})
+    frame = frame.assign(year=frame["year"].astype(str))
+    per = agreement_table(frame, GROUP_COLUMNS)
+    pooled = agreement_table(frame, GROUP_COLUMNS[:3], target=["applicant_id", "unit"])
+    rows = []
+    for key, g in per.groupby(GROUP_COLUMNS[:3], sort=False):
+        values = g["icc21"].dropna()
+        median = float(values.median()) if len(values) else None
+        alpha = pooled
+        for col, v in zip(GROUP_COLUMNS[:3], key, strict=True):
+            alpha = alpha[alpha[col] == v]
+        rows.append(
+            {
+                **dict(zip(GROUP_COLUMNS[:3], key, strict=True)),
+                "panels": len(g),
+                "icc21_median": median,
+                "icc21_min": float(values.min()) if len(values) else None,
+                "icc21_max": float(values.max()) if len(values) else None,
+                "alpha": float(alpha["alpha"].iloc[0])
+                if len(alpha) and pd.notna(alpha["alpha"].iloc[0])
+                else None,
+                "reading_zh": koo_li(median)[1],
+            }
+        )
+    return per, pd.DataFrame(rows)
 
 
 def _unit_sort_key(code: str) -> tuple[int, ...]:

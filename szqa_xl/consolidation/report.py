@@ -38,6 +38,7 @@ STYLES: dict[str, Style] = {
     "plain": Style(border=True),
     "center": Style(border=True, halign="center"),
     "num": Style(border=True, halign="center", number_format="0.0"),
+    "num3": Style(border=True, halign="center", number_format="0.000"),
     "int": Style(border=True, halign="center", number_format="0"),
     "flag": Style(border=True, halign="center", bold=True, color="C00000"),
     "suggested": Style(fill="DDEBF7", border=True, halign="center", number_format="0"),
@@ -147,10 +148,11 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
     max_ex = int(cons.applicants["examiners"].max()) if len(cons.applicants) else 0
     headers = ["排名", "年度", "奖项类别", "评审阶段", "申报编号", "申报组织/项目", "评审员数", "完成数"]
     headers += [f"评审员{i + 1}总分" for i in range(max_ex)]
-    headers += ["总分中位数", "总分平均", "共识总分", "分歧条目", "工作表"]
+    headers += ["总分中位数", "总分平均", "共识总分", "分歧条目", "工作表", "ICC(2,1)", "一致性"]
     for j, h in enumerate(headers, start=1):
         sh.put(f"{column_letter(j)}3", h, "header")
-    widths = [6, 7, 9, 10, 12, 26, 8, 8] + [18] * max_ex + [10, 10, 10, 9, 12]
+    widths = [6, 7, 9, 10, 12, 26, 8, 8] + [18] * max_ex + [10, 10, 10, 9, 12, 9, 8]
+    agree = _agreement_by_key(cons)
     sh.col_widths = {column_letter(j): w for j, w in enumerate(widths, start=1)}
     sh.row_heights[3] = 30
     n = len(cons.applicants)
@@ -184,6 +186,9 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
         sh.put(cons_ref, f"='{names[key]}'!{consensus_cells[key]}", "total", formula=True)
         sh.put(f"{col['分歧条目']}{r}", int(a["flags"]), "flag" if a["flags"] else "int")
         sh.put(f"{col['工作表']}{r}", names[key], "plain")
+        icc, reading = agree.get(tuple(str(k) for k in key), (None, "无法计算"))
+        sh.put(f"{col['ICC(2,1)']}{r}", icc, "num3")
+        sh.put(f"{col['一致性']}{r}", reading, "center")
     if n:
         sh.charts.append(
             Chart(
@@ -198,6 +203,18 @@ def _overview(cons: Consolidation, names: dict, consensus_cells: dict) -> Sheet:
             )
         )
     return sh
+
+
+def _agreement_by_key(cons: Consolidation) -> dict[tuple, tuple[float | None, str]]:
+    """(year, award, stage, applicant) as text -> (ICC(2,1), Koo & Li reading)."""
+    frame = cons.agreement
+    if frame is None or not len(frame):
+        return {}
+    out = {}
+    for row in frame.itertuples(index=False):
+        key = tuple(str(getattr(row, g)) for g in GROUP)
+        out[key] = (_num(row.icc21), row.reading_zh)
+    return out
 
 
 COMMENT_WIDTHS = (7, 12, 44, 44, 24)
@@ -409,6 +426,40 @@ def _examiners(cons: Consolidation) -> Sheet:
         sh.put(f"D{r}", int(e["units_scored"]), "int")
         sh.put(f"E{r}", _num(e["mean_deviation"]), "num")
         sh.put(f"F{r}", _num(e["mean_abs_deviation"]), "num")
+    frame = cons.category_agreement
+    r = 4 + len(cons.examiners) + 2
+    sh.put(
+        f"A{r}",
+        "评审组一致性（组内相关系数 ICC(2,1)：双向随机、绝对一致、单人；Krippendorff α：区间尺度）",
+        "header",
+    )
+    sh.merges.append(f"A{r}:F{r}")
+    r += 1
+    sh.put(
+        f"A{r}",
+        "读法（Koo & Li 2016）：<0.5 差，0.5–0.75 中等，0.75–0.9 良好，>0.9 优秀。各申报方的 ICC 见总览；"
+        "类别的 ICC 为其各评审组的中位数（括号内为最低–最高），α 合并该类别全部评分单元计算。",
+        "subtitle_wrap",
+    )
+    sh.merges.append(f"A{r}:F{r}")
+    sh.row_heights[r] = 30
+    r += 1
+    for j, h in enumerate(
+        ("奖项类别", "评审阶段", "评审组数", "ICC(2,1) 中位数", "（最低–最高）", "α / 一致性"), start=1
+    ):
+        sh.put(f"{column_letter(j)}{r}", h, "header")
+    r += 1
+    for row in [] if frame is None else frame.to_dict("records"):
+        std = builtin_standard(row["award_category"])
+        low, high = row["icc21_min"], row["icc21_max"]
+        alpha = row["alpha"]
+        sh.put(f"A{r}", std.name_zh, "plain")
+        sh.put(f"B{r}", row["stage"], "plain")
+        sh.put(f"C{r}", int(row["panels"]), "int")
+        sh.put(f"D{r}", _num(row["icc21_median"]), "num3")
+        sh.put(f"E{r}", "" if low is None else f"{low:.2f}–{high:.2f}", "center")
+        sh.put(f"F{r}", f"{'' if alpha is None else f'{alpha:.3f} / '}{row['reading_zh']}", "center")
+        r += 1
     return sh
 
 
