@@ -5,7 +5,8 @@ The package follows the award cycle:
 - ``standards``: the six award standards as data (models, loading, diff, fingerprint, band grid);
 - ``scoresheet``: roster, sheet layout (a plan), generating the examiners' files and templates;
 - ``returns``: returned files opened safely (package, XML parts, bounded workers) and validated;
-- ``consolidation``: statistics, the consolidated workbook's plan, the outputs;
+- ``consolidation``: statistics, panel agreement, the consolidated workbook's plan, the outputs;
+- ``consensus``: the panels' consensus workbooks, reading them back, results, feedback reports;
 - ``xlsx``: the plan, the one writer, text safety, atomic files;
 - ``excel``: the secretariat workbook and the xlwings converters;
 
@@ -31,6 +32,9 @@ _PUBLIC = {
     "check_issue": "szqa_xl.returns.reader",
     "consolidate_dir": "szqa_xl.consolidation.batch",
     "write_outputs": "szqa_xl.consolidation.batch",
+    "write_panels": "szqa_xl.consensus.build",
+    "finalize_dir": "szqa_xl.consensus.finalize",
+    "finalize_outputs": "szqa_xl.consensus.results",
     "render": "szqa_xl.xlsx.writer",
     "run_demo": "szqa_xl.demo",
 }
