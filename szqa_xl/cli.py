@@ -155,14 +155,21 @@ def generate_cmd(
     stage: str = typer.Option("材料评审", "--stage", help="stage label when the roster has none"),
     out: Path = typer.Option(Path("scoresheets"), "--out", "-o", help="output folder"),
     blank: str | None = typer.Option(None, "--blank", help="write one blank template of this award category"),
+    previous: Path | None = typer.Option(
+        None,
+        "--previous",
+        help="results folder (or consensus_units.csv) of the previous stage: its consensus seeds the scoresheets",
+    ),
 ) -> None:
     """Generate personalised scoresheets from a roster, or a blank template.
 
     Examples:
       szqa generate --roster roster.csv --year 2027 --out scoresheets
       szqa generate --blank culture --out 文化类空白评分表.xlsx
+      szqa generate --roster 现场核查名单.csv --year 2027 --stage 现场核查 --previous results/ --out 现场核查评分表
     """
     from szqa_xl.scoresheet.generate import generate, generate_blank
+    from szqa_xl.stages.previous import read_previous
 
     if blank:
         try:
@@ -177,10 +184,22 @@ def generate_cmd(
     if roster is None or year is None:
         err.print("[red]error:[/red] give --roster and --year (or --blank CATEGORY)")
         raise typer.Exit(2)
+    seeds = None
+    if previous is not None:
+        try:
+            seeds = read_previous(previous)
+        except (OSError, KeyError, ValueError) as exc:
+            err.print(f"[red]error:[/red] cannot read the previous stage's consensus from {previous}: {exc}")
+            raise typer.Exit(2) from None
     with _progress() as bar:
         task = bar.add_task("generating", total=None)
         result = generate(
-            roster, year, out, stage=stage, progress=lambda i, n: bar.update(task, completed=i, total=n)
+            roster,
+            year,
+            out,
+            stage=stage,
+            progress=lambda i, n: bar.update(task, completed=i, total=n),
+            previous=seeds,
         )
     if result.problems:
         for p in result.problems:
@@ -370,6 +389,97 @@ def finalize_cmd(
     raise typer.Exit(1 if bad or fin.missing else 0)
 
 
+@app.command("shortlist")
+def shortlist_cmd(
+    results: Path = typer.Argument(
+        ..., help="a stage's results folder (or its results.csv) from szqa finalize"
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="the next stage's roster (CSV) to write"),
+    stage: str = typer.Option("现场核查", "--stage", help="the next stage"),
+    top: int | None = typer.Option(None, "--top", help="the top N of each award category go on"),
+    min_score: float | None = typer.Option(
+        None, "--min-score", help="every applicant with at least this total"
+    ),
+    roster: Path | None = typer.Option(
+        None, "--roster", help="examiners for the next stage (default: the same panels)"
+    ),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing roster"),
+) -> None:
+    """The next stage's roster from a stage's results: who goes on, and where the cut falls.
+
+    Example: szqa shortlist results/ --top 3 --stage 现场核查 -o 现场核查名单.csv
+    """
+    from szqa_xl.stages.shortlist import next_roster, shortlist
+    from szqa_xl.xlsx.atomic import write_text
+
+    if (top is None) == (min_score is None):
+        err.print("[red]error:[/red] give --top N or --min-score S")
+        raise typer.Exit(2)
+    if out.exists() and not force:
+        err.print(f"[red]error:[/red] {out} exists; use --force to overwrite")
+        raise typer.Exit(2)
+    try:
+        sl = shortlist(results, top=top, min_score=min_score)
+    except (OSError, KeyError, ValueError) as exc:
+        err.print(f"[red]error:[/red] cannot read results from {results}: {exc}")
+        raise typer.Exit(2) from None
+    text, problems = next_roster(sl, stage, roster)
+    for p in problems:
+        err.print(f"{p.file}: [{p.code}] {p.message}", markup=False)
+    if problems:
+        err.print("nothing was written")
+        raise typer.Exit(1)
+    write_text(out, text, encoding="utf-8-sig")
+    for award in dict.fromkeys(c.award_category for c in sl.candidates):
+        inside, outside = sl.cut(award)
+        chosen = [c for c in sl.chosen if c.award_category == award]
+        names = "、".join(f"{c.rank}. {c.applicant_id} {c.applicant_name} {c.total:.1f}" for c in chosen)
+        cut = (
+            f"; cut between {inside:.1f} and {outside:.1f}"
+            if inside is not None and outside is not None
+            else ""
+        )
+        print(f"{award}: {len(chosen)} go on ({sl.rule}){cut}: {names}")
+    print(f"roster for {stage}: {out}")
+
+
+@app.command("final-ranking")
+def final_ranking_cmd(
+    results: list[Path] = typer.Argument(..., help="the results folders (or results.csv) of every stage"),
+    rule: Path = typer.Option(..., "--rule", help="YAML: rule (weights|last), stages, weights"),
+    out: Path = typer.Option(..., "--out", "-o", help="output folder for final.xlsx and final.csv"),
+    force: bool = typer.Option(False, "--force", help="overwrite existing outputs"),
+) -> None:
+    """The final ranking across stages by a rule file, each stage's total beside the final score.
+
+    Example: szqa final-ranking 4_results 8_results --rule ranking.yaml -o final/
+    """
+    from pydantic import ValidationError
+
+    from szqa_xl.stages.final import final_csv, final_ranking, load_rule, plan_final
+    from szqa_xl.xlsx.atomic import atomic_path, write_text
+    from szqa_xl.xlsx.writer import write
+
+    try:
+        ranking_rule = load_rule(rule)
+    except (OSError, ValidationError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {rule}: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    targets = [out / "final.xlsx", out / "final.csv"]
+    if any(t.exists() for t in targets) and not force:
+        err.print(f"[red]error:[/red] {out} already holds a final ranking; use --force to overwrite")
+        raise typer.Exit(2)
+    rows = final_ranking(list(results), ranking_rule)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(targets[1], final_csv(rows, ranking_rule), encoding="utf-8-sig")
+    with atomic_path(targets[0]) as tmp:
+        write(plan_final(rows, ranking_rule), tmp)
+    ranked = [r for r in rows if r.rank is not None]
+    print(
+        f"{len(ranked)} ranked, {len(rows) - len(ranked)} listed unranked ({ranking_rule.describe()}) → {targets[0]}"
+    )
+
+
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(
@@ -401,6 +511,12 @@ def demo_cmd(
         print(
             f"feedback:     {res.feedback}  (反馈报告 per applicant, .docx and .pdf where LibreOffice is present)"
         )
+    print(
+        f"现场核查:     {res.stage2}  (shortlisted: {res.shortlist}; scoresheets carry 上阶段共识 and 核查要点)"
+    )
+    print(f"final:        {res.final}  (材料评审 ×0.4 + 现场核查 ×0.6, each stage's total beside it)")
+    if res.archive:
+        print(f"archive:      {res.archive}  (verify with: szqa archive verify {res.archive})")
 
 
 @app.command("build-workbooks")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from szqa_xl.scoresheet.layout import DECLARATION_OK
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_standard
@@ -122,6 +124,10 @@ class DemoResult:
     results: Path | None = None
     feedback: Path | None = None
     finalized: str = ""
+    stage2: Path | None = None  # the 现场核查 stage's folder (scoresheets, returns, consolidation, results)
+    shortlist: str = ""
+    final: Path | None = None
+    archive: Path | None = None
 
 
 def simulate_meeting(folder: Path, rng: random.Random) -> None:
@@ -259,7 +265,72 @@ def run_demo(
     finalized = f"{len(fin.records)} panels finalized, {len(fin.missing)} missing"
     if not has_docx:
         finalized += " (feedback reports skipped: python-docx is not installed)"
-    return DemoResult(
+    result = DemoResult(
         root, sheets, returns, output, cons.summary(), paths["workbook"], paths["csv"],
         panels.folder, targets["workbook"], targets["feedback"] if has_docx else None, finalized,
     )  # fmt: skip
+    _second_stage(result, year, quality, rng, say, has_docx)
+    return result
+
+
+SECOND_STAGE = "现场核查"
+DEMO_RULE = "rule: weights\nstages: [材料评审, 现场核查]\nweights: {材料评审: 0.4, 现场核查: 0.6}\n"
+
+
+def _second_stage(result: DemoResult, year: int, quality, rng: random.Random, say, has_docx: bool) -> None:
+    """现场核查 for the top two of each award category, seeded from 材料评审; the final ranking; the archive."""
+    from szqa_xl.consensus.build import write_panels
+    from szqa_xl.consensus.finalize import finalize_dir
+    from szqa_xl.consensus.results import finalize_outputs
+    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.scoresheet.generate import generate, read_manifest
+    from szqa_xl.stages.final import RankingRule, final_csv, final_ranking, plan_final
+    from szqa_xl.stages.previous import read_previous
+    from szqa_xl.stages.shortlist import next_roster, shortlist
+    from szqa_xl.xlsx.atomic import atomic_path, write_text
+    from szqa_xl.xlsx.writer import write
+
+    root = result.root
+    stage_dir = root / f"5_{SECOND_STAGE}"
+    say(f"shortlisting the top 2 of each award category for {SECOND_STAGE}")
+    sl = shortlist(result.results.parent, top=2)
+    text, problems = next_roster(sl, SECOND_STAGE)
+    if problems:
+        raise RuntimeError(f"demo shortlist: {problems}")
+    roster = stage_dir / f"{SECOND_STAGE}名单.csv"
+    write_text(roster, text, encoding="utf-8-sig")
+    result.shortlist = "; ".join(
+        f"{c.applicant_id} ({c.award_category} #{c.rank}, {c.total:.1f})" for c in sl.chosen
+    )
+    say(f"generating {SECOND_STAGE} scoresheets seeded from 材料评审's consensus")
+    gen = generate(roster, year, stage_dir / "1_scoresheets", stage=SECOND_STAGE,
+                   previous=read_previous(result.results.parent))  # fmt: skip
+    if gen.problems:
+        raise RuntimeError(f"demo {SECOND_STAGE} roster: {gen.problems}")
+    returns = stage_dir / "2_returns"
+    for row in read_manifest(gen.manifest):
+        std = builtin_standard(row["award_category"])
+        q = {
+            code: grid.snap(min(95, max(5, v + rng.choice((-10, -5, 0, 5)))))
+            for code, v in quality[row["applicant_id"]].items()
+        }
+        scores = simulate_scores(std, q, 0, rng)
+        fill_scoresheet(gen.out_dir / row["path"], returns / Path(row["path"]).name, scores)
+    say(f"consolidating and finalizing {SECOND_STAGE}")
+    cons = consolidate_dir(returns, manifest=gen.manifest, year=year)
+    out = stage_dir / "3_consolidated"
+    write_outputs(cons, out)
+    panels = write_panels(cons, out)
+    simulate_meeting(panels.folder, rng)
+    fin = finalize_dir(panels.folder, year=str(year))
+    finalize_outputs(fin, stage_dir / "4_results", reports=has_docx)
+    result.stage2 = stage_dir
+    say("final ranking across the two stages")
+    rule = RankingRule.model_validate(yaml.safe_load(DEMO_RULE))
+    rows = final_ranking([result.results.parent, stage_dir / "4_results"], rule)
+    final = root / "6_最终排名"
+    write_text(final / "ranking.yaml", DEMO_RULE)
+    write_text(final / "final.csv", final_csv(rows, rule), encoding="utf-8-sig")
+    with atomic_path(final / "final.xlsx") as tmp:
+        write(plan_final(rows, rule), tmp)
+    result.final = final / "final.xlsx"

@@ -600,7 +600,17 @@ def test_scoring_sheet_shows_the_standard_text(issued_files, award):
     table = [[c.value for c in r] for r in ws.iter_rows()]
     for u in std.units():
         r = row_of_code(table, u.code)
-        assert ws[f"B{r}"].value == u.name
+        second = next(
+            (
+                x.detail_name
+                for c in std.categories
+                for i in c.items
+                for x in (i, *i.sub_items)
+                if x.code == u.code
+            ),
+            None,
+        )
+        assert ws[f"B{r}"].value == (f"{u.name}（{second}）" if second else u.name)
         assert ws[f"C{r}"].value == u.points
         assert ws[f"D{r}"].value == KIND_ZH[u.kind]
         assert ws[f"E{r}"].value == u.requirement

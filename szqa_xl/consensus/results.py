@@ -125,8 +125,52 @@ CSV_COLUMNS = [
     "year", "award_category", "stage", "rank", "applicant_id", "applicant_name", "applicant_kind",
     "consensus_total", "result_points", "median_examiner_total", "mean_examiner_total", "examiners",
     "flags", "icc21", "icc21_low", "icc21_high", "alpha", "agreement", "categories", "leader", "signed_on",
-    "source_file", "source_sha256",
+    "source_file", "source_sha256", "examiner_ids",
 ]  # fmt: skip
+
+
+UNIT_COLUMNS = [
+    "year",
+    "award_category",
+    "stage",
+    "applicant_id",
+    "unit",
+    "pct",
+    "band",
+    "reason",
+    "strengths",
+    "ofi",
+]
+
+
+def consensus_units_csv(records: list[PanelRecord]) -> str:
+    """Per applicant and unit, what the panel agreed: the next stage's scoresheets are seeded from it."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(UNIT_COLUMNS)
+    for rec in records:
+        std = builtin_standard(rec.award_category)
+        for u in std.units():
+            uc = rec.units.get(u.code)
+            band = rec.band_of(std, u.code)
+            w.writerow(
+                [
+                    csv_safe(str(v))
+                    for v in (
+                        rec.year,
+                        rec.award_category,
+                        rec.stage,
+                        rec.applicant_id,
+                        u.code,
+                        "" if uc is None or uc.pct is None else f"{uc.pct:g}",
+                        band.label if band else "",
+                        uc.reason if uc else "",
+                        uc.strengths if uc else "",
+                        uc.ofi if uc else "",
+                    )
+                ]  # fmt: skip
+            )
+    return buf.getvalue()
 
 
 def _r(v: float | None, nd: int = 2) -> str:
@@ -166,8 +210,9 @@ def results_csv(rows: list[ResultRow]) -> str:
                     rec.signed_on,
                     rec.source_file,
                     rec.source_sha256,
+                    ";".join(f"{e}={n}" for e, n in rec.examiners),
                 )
-            ]  # fmt: skip
+            ]
         )
     return buf.getvalue()
 
@@ -282,7 +327,12 @@ def finalize_outputs(
     from szqa_xl.xlsx.writer import write
 
     out = Path(out_dir)
-    targets = {"workbook": out / "results.xlsx", "csv": out / "results.csv", "feedback": out / "feedback"}
+    targets = {
+        "workbook": out / "results.xlsx",
+        "csv": out / "results.csv",
+        "units": out / "consensus_units.csv",
+        "feedback": out / "feedback",
+    }
     existing = [p for p in (targets["workbook"], targets["csv"]) if p.exists()]
     if existing and not force:
         raise FileExistsError(", ".join(str(p) for p in existing))
@@ -299,8 +349,13 @@ def finalize_outputs(
         for name, st, probs in fin.reads
     ]
     reads += [(name, "缺失", "索引中有此共识表，文件夹中未找到") for _key, name in fin.missing]
-    with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
+    with (
+        atomic_path(targets["csv"]) as tmp_csv,
+        atomic_path(targets["units"]) as tmp_units,
+        atomic_path(targets["workbook"]) as tmp_wb,
+    ):
         Path(tmp_csv).write_text(results_csv(rows), encoding="utf-8-sig")
+        Path(tmp_units).write_text(consensus_units_csv([r.record for r in rows]), encoding="utf-8-sig")
         write(plan_results(rows, reads), tmp_wb)
     if not reports:
         return targets

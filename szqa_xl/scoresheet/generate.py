@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from szqa_xl.problems import Problem
-from szqa_xl.scoresheet.layout import Issue, plan_scoresheet
+from szqa_xl.scoresheet.layout import Issue, PreviousStage, plan_scoresheet
 from szqa_xl.scoresheet.roster import RosterRow, read_roster
 from szqa_xl.standards.load import builtin_standard, fingerprint
 from szqa_xl.xlsx.atomic import write_text
@@ -68,10 +68,24 @@ def generate(
     stage: str = "材料评审",
     progress: Callable[[int, int], None] | None = None,
     now: datetime | None = None,
+    previous: dict[tuple[str, str], PreviousStage] | None = None,
 ) -> GenerateResult:
-    """Write one scoresheet per roster row; nothing is written when the roster has problems."""
+    """Write one scoresheet per roster row; nothing is written when the roster has problems.
+
+    ``previous`` ((award category, applicant id) -> the previous stage's consensus) seeds a later
+    stage's scoresheets; an applicant of the roster without one is a problem of the roster."""
     out_dir = Path(out_dir)
     rows, problems = read_roster(roster, default_stage=stage)
+    if previous is not None:
+        for row in rows:
+            if (builtin_standard(row.award_category).id, row.applicant_id) not in previous:
+                problems.append(
+                    Problem(
+                        "no-previous",
+                        f"{row.applicant_id} 不在上一阶段的共识结果中（该申报方未进入本阶段？）",
+                        str(roster),
+                    )
+                )
     if problems:
         return GenerateResult(out_dir, None, [], problems)
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
@@ -91,7 +105,8 @@ def generate(
             generated_at=stamp,
         )
         rel = scoresheet_path(row, year)
-        render(plan_scoresheet(std, issue).workbook, out_dir / rel)
+        seed = None if previous is None else previous[(std.id, row.applicant_id)]
+        render(plan_scoresheet(std, issue, seed).workbook, out_dir / rel)
         files.append(out_dir / rel)
         manifest_rows.append(
             {

@@ -23,6 +23,9 @@ SHEET_COVER = "封面"
 SHEET_SCORES = "评分表"
 SHEET_GUIDE = "评分指南"
 SHEET_GLOSSARY = "关键术语"
+SHEET_PREVIOUS = "上阶段共识"
+SHEET_CHECKS = "核查要点"
+CHECK_VERDICTS = ("证实", "部分证实", "未证实")
 SHEET_LISTS = "_lists"
 SHEET_META = "_meta"
 
@@ -171,6 +174,39 @@ class Issue:
     @property
     def blank(self) -> bool:
         return self.issue_id == "BLANK"
+
+
+@dataclass(frozen=True)
+class PreviousUnit:
+    """What the panel of the previous stage agreed for one unit."""
+
+    pct: float | None
+    band: str = ""
+    strengths: str = ""
+    ofi: str = ""
+
+
+@dataclass(frozen=True)
+class PreviousStage:
+    """The previous stage's consensus for one applicant: seeds a later stage's scoresheet."""
+
+    stage: str
+    units: dict[str, PreviousUnit]
+
+
+def check_points(std: Standard, previous: PreviousStage) -> list[tuple[str, str, str]]:
+    """(unit code, 改进机会 | 优势, text): one site-visit issue per consensus OFI and per strength to verify."""
+    out = []
+    for u in std.units():
+        pu = previous.units.get(u.code)
+        if pu is None:
+            continue
+        for kind, text in (("改进机会", pu.ofi), ("优势", pu.strengths)):
+            for line in str(text or "").splitlines():
+                line = line.strip()
+                if line:
+                    out.append((u.code, kind, line))
+    return out
 
 
 @dataclass
@@ -720,8 +756,15 @@ def _meta_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     return sh
 
 
-def plan_scoresheet(std: Standard, issue: Issue | None = None) -> ScoresheetPlan:
-    """Everything an examiner scoresheet contains, as a plan."""
+def plan_scoresheet(
+    std: Standard, issue: Issue | None = None, previous: PreviousStage | None = None
+) -> ScoresheetPlan:
+    """Everything an examiner scoresheet contains, as a plan.
+
+    With ``previous`` (a later stage: 集中答辩, 现场核查) two more sheets carry the earlier
+    stage's consensus: 上阶段共识 (per unit the consensus %, band, strengths and OFIs, locked) and
+    核查要点 (one issue to verify per consensus OFI and strength, with a place for the finding).
+    The 评分表 and every address the reader relies on are the same as without them."""
     issue = issue or Issue()
     title = f"{std.name_zh}评分表"
     wb = Workbook(sheets=[], styles=STYLES, title=title)
@@ -730,5 +773,77 @@ def plan_scoresheet(std: Standard, issue: Issue | None = None) -> ScoresheetPlan
     scores = _scores_sheet(std, issue, plan)
     cover = _cover_sheet(std, issue, plan)
     meta = _meta_sheet(std, issue, plan)
-    wb.sheets = [cover, scores, _guide_sheet(std, issue), _glossary_sheet(std), lists, meta]
+    extra = [] if previous is None else [_previous_sheet(std, previous), _checks_sheet(std, previous, wb)]
+    wb.sheets = [cover, scores, *extra, _guide_sheet(std, issue), _glossary_sheet(std), lists, meta]
     return plan
+
+
+def _previous_sheet(std: Standard, previous: PreviousStage) -> Sheet:
+    sh = Sheet(SHEET_PREVIOUS, freeze="A3", print_title_rows="2:2", tab_color="7F6000")
+    sh.put("A1", f"{previous.stage}阶段评审组共识（供本阶段参考，本表锁定）", "title")
+    sh.merges.append("A1:G1")
+    sh.row_heights[1] = 26
+    heads = ("编号", "评分项目", "分值", "共识得分率%", "共识区间", "共识优势", "共识改进机会")
+    widths = (7, 16, 6, 10, 16, 45, 45)
+    for j, (h, w) in enumerate(zip(heads, widths, strict=True), start=1):
+        sh.put(f"{column_letter(j)}2", h, "header")
+        sh.col_widths[column_letter(j)] = w
+    r = 3
+    for u in std.units():
+        pu = previous.units.get(u.code) or PreviousUnit(None)
+        values = (u.code, unit_label(std, u), u.points, pu.pct, pu.band, pu.strengths, pu.ofi)
+        for j, v in enumerate(values, start=1):
+            sh.put(f"{column_letter(j)}{r}", v if v != "" else None, "code" if j == 1 else "text")
+        sh.row_heights[r] = min(
+            409.0, max(24.0, text_height(pu.strengths or "", 45), text_height(pu.ofi or "", 45))
+        )
+        r += 1
+    return sh
+
+
+def _checks_sheet(std: Standard, previous: PreviousStage, wb: Workbook) -> Sheet:
+    sh = Sheet(SHEET_CHECKS, freeze="A3", print_title_rows="2:2", tab_color="C65911")
+    sh.put("A1", f"核查要点：逐条核实{previous.stage}阶段的共识意见，记录核查发现", "title")
+    sh.merges.append("A1:G1")
+    sh.row_heights[1] = 26
+    heads = ("序号", "编号", "评分项目", "类型", "上阶段意见（待核实）", "核查发现 ▼", "核查记录")
+    widths = (6, 7, 16, 9, 50, 12, 45)
+    for j, (h, w) in enumerate(zip(heads, widths, strict=True), start=1):
+        sh.put(f"{column_letter(j)}2", h, "header")
+        sh.col_widths[column_letter(j)] = w
+    points = check_points(std, previous)
+    names = {u.code: unit_label(std, u) for u in std.units()}
+    verdicts = ",".join(CHECK_VERDICTS)
+    for i, (code, kind, text) in enumerate(points, start=1):
+        r = 2 + i
+        for j, v in enumerate((i, code, names[code], kind, text), start=1):
+            sh.put(f"{column_letter(j)}{r}", v, "code" if j <= 2 else "text")
+        sh.put(f"F{r}", None, "input")
+        sh.put(f"G{r}", None, "input_text")
+        sh.row_heights[r] = max(30.0, text_height(text, 50))
+    if points:
+        last = 2 + len(points)
+        sh.validations.append(
+            Validation(
+                sqref=f"F3:F{last}",
+                kind="list",
+                formula1=f'"{verdicts}"',
+                prompt_title="核查发现",
+                prompt="现场核查后选择：证实 / 部分证实 / 未证实，并在右侧记录依据。",
+                error_title="核查发现无效",
+                error="请点 ▼ 选择：证实、部分证实或未证实。",
+            )
+        )
+        sh.validations.append(
+            Validation(
+                sqref=f"G3:G{last}",
+                kind="textLength",
+                operator="lessThanOrEqual",
+                formula1=str(TEXT_MAX),
+                prompt_title="核查记录",
+                prompt="核查所见、访谈对象、查阅的文件或现场证据。",
+                error_title="文字无法接受",
+                error=TEXT_ERROR,
+            )
+        )
+    return sh
