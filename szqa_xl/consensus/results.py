@@ -194,8 +194,8 @@ def results_csv(rows: list[ResultRow]) -> str:
                     rec.applicant_id,
                     rec.applicant_name,
                     rec.applicant_kind,
-                    _r(r.total, 1),
-                    _r(r.result_points, 1),
+                    _r(r.total, 2),  # exact: unit points are multiples of 0.05
+                    _r(r.result_points, 2),
                     _r(r.median_total, 1),
                     _r(r.mean_total, 1),
                     len(rec.examiners),
