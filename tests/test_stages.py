@@ -147,3 +147,19 @@ def test_the_final_ranking_is_the_rule_applied_by_hand(demo):
 def test_a_wrong_rule_file_is_refused(bad):
     with pytest.raises(ValidationError):
         RankingRule.model_validate(bad)
+
+
+def test_the_industry_of_the_roster_reaches_the_final_ranking_and_its_distribution(demo):
+    from szqa_xl.demo import SAMPLE_ROSTER
+
+    with SAMPLE_ROSTER.open(encoding="utf-8-sig") as fh:
+        industry = {r["applicant_id"]: r["industry"] for r in csv.DictReader(fh)}
+    with (demo.final.parent / "final.csv").open(encoding="utf-8-sig") as fh:
+        table = list(csv.DictReader(fh))
+    assert {r["applicant_id"]: r["industry"] for r in table} == industry
+    wb = load_workbook(demo.final)
+    ws = wb["经济类最终排名"]
+    texts = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert any(isinstance(t, str) and t.startswith("按行业分布") for t in texts)
+    ranked = {r["industry"] for r in table if r["award_category"] == "economic"}
+    assert ranked <= set(texts)

@@ -81,11 +81,13 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
     if not len(cons.scores):
         return out
     kinds: dict[tuple, str] = {}
+    industries: dict[tuple, str] = {}
     built: dict[tuple, list[tuple[str, str]]] = {}
     for rec in cons.returns:
         if rec.status in ("accepted", "incomplete"):
             key = (rec.year, rec.award_category, rec.stage, rec.applicant_id)
             kinds.setdefault(key, rec.applicant_kind or "organisation")
+            industries.setdefault(key, rec.industry)
             built.setdefault(key, []).append((rec.issue_id, rec.sha256))
     stats_by = {tuple(str(x) for x in k): g for k, g in cons.stats.groupby(GROUP, sort=False, observed=True)}
     for key, g in cons.scores.groupby(GROUP, sort=False, observed=True):
@@ -121,6 +123,7 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
                 applicant_id=key[3],
                 applicant_name=str(g["applicant_name"].iloc[0]),
                 applicant_kind=kinds.get(key, "organisation"),
+                industry=industries.get(key, ""),
                 examiners=ex,
                 pcts=pcts,
                 medians=medians,

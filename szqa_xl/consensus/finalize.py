@@ -353,6 +353,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
         source_file=pr.name,
         source_sha256=pr.sha256,
         built_from=tuple(tuple(b) for b in pr.built_from),
+        extra={"industry": m.get("industry", "")},
     )
 
 

@@ -84,6 +84,7 @@ class PanelInput:
     comments: dict[str, list[tuple[str, str, str]]]  # unit -> [(examiner id, strengths, ofi)]
     built_from: tuple[tuple[str, str], ...]  # (issue id, SHA-256) of every merged return
     consolidation_id: str
+    industry: str = ""
     prefill: dict[str, dict[str, object]] = field(
         default_factory=dict
     )  # unit -> input -> value (carried over)
@@ -390,6 +391,7 @@ def _meta(std, pi: PanelInput, plan: PanelPlan) -> Sheet:
         ("applicant_id", pi.applicant_id),
         ("applicant_name", pi.applicant_name),
         ("applicant_kind", pi.applicant_kind),
+        ("industry", pi.industry),
         ("consolidation_id", pi.consolidation_id),
         ("examiners", ";".join(f"{e}={n}" for e, n in pi.examiners)),
     ]

@@ -125,7 +125,7 @@ CSV_COLUMNS = [
     "year", "award_category", "stage", "rank", "applicant_id", "applicant_name", "applicant_kind",
     "consensus_total", "result_points", "median_examiner_total", "mean_examiner_total", "examiners",
     "flags", "icc21", "icc21_low", "icc21_high", "alpha", "agreement", "categories", "leader", "signed_on",
-    "source_file", "source_sha256", "examiner_ids",
+    "source_file", "source_sha256", "examiner_ids", "industry",
 ]  # fmt: skip
 
 
@@ -211,6 +211,7 @@ def results_csv(rows: list[ResultRow]) -> str:
                     rec.source_file,
                     rec.source_sha256,
                     ";".join(f"{e}={n}" for e, n in rec.examiners),
+                    rec.extra.get("industry", ""),
                 )
             ]
         )

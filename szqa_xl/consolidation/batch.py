@@ -70,6 +70,7 @@ class ReturnRecord:
     applicant_id: str = ""
     applicant_name: str = ""
     applicant_kind: str = ""
+    industry: str = ""
     examiner_id: str = ""
     examiner_name: str = ""
     problems: list[Problem] = field(default_factory=list)
@@ -252,6 +253,7 @@ IDENTITY_FIELDS = (
     "applicant_kind",
     "examiner_id",
     "examiner_name",
+    "industry",
 )
 """Who and what a file is for, as named in the metadata sheet and in the manifest alike."""
 

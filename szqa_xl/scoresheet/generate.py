@@ -30,6 +30,7 @@ MANIFEST_COLUMNS = (
     "examiner_id",
     "examiner_name",
     "path",
+    "industry",
 )
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
@@ -103,6 +104,7 @@ def generate(
             examiner_name=row.examiner_name,
             issue_id=uuid.uuid4().hex,
             generated_at=stamp,
+            industry=row.industry,
         )
         rel = scoresheet_path(row, year)
         seed = None if previous is None else previous[(std.id, row.applicant_id)]
@@ -121,6 +123,7 @@ def generate(
                 "examiner_id": row.examiner_id,
                 "examiner_name": row.examiner_name,
                 "path": rel.as_posix(),
+                "industry": row.industry,
             }
         )
         if progress:

@@ -170,6 +170,7 @@ class Issue:
     examiner_name: str = ""
     issue_id: str = "BLANK"
     generated_at: str = ""
+    industry: str = ""  # 行业, from the roster: carried to the results for the committee
 
     @property
     def blank(self) -> bool:
@@ -722,6 +723,7 @@ def _meta_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
         "fingerprint": fingerprint(std),
         "year": "" if issue.year is None else str(issue.year),
         "stage": issue.stage,
+        "industry": issue.industry,
         "applicant_id": issue.applicant_id,
         "applicant_name": issue.applicant_name,
         "applicant_kind": issue.applicant_kind,

@@ -18,7 +18,7 @@ COLUMNS = (
     "examiner_id",
     "examiner_name",
 )
-OPTIONAL = ("stage",)
+OPTIONAL = ("stage", "industry")  # industry (行业): carried through to the final ranking
 KIND_WORDS = {
     "organisation": "organisation",
     "organization": "organisation",
@@ -38,6 +38,7 @@ class RosterRow:
     examiner_id: str
     examiner_name: str
     stage: str
+    industry: str = ""
 
 
 def _cell_text(v: object) -> str:
@@ -147,6 +148,7 @@ def read_roster(path: Path | str, default_stage: str = "材料评审") -> tuple[
                 vals["examiner_id"],
                 vals["examiner_name"] or vals["examiner_id"],
                 stage,
+                vals["industry"],
             )
         )
     return rows, problems

@@ -71,6 +71,7 @@ class FinalRow:
     final: float | None
     rank: int | None
     note: str = ""
+    industry: str = ""
 
 
 def final_ranking(results: list[Path | str], rule: RankingRule) -> list[FinalRow]:
@@ -84,6 +85,7 @@ def final_ranking(results: list[Path | str], rule: RankingRule) -> list[FinalRow
     for (year, award, aid), stages in by_applicant.items():
         totals = {s: stages[s].total for s in rule.stages if s in stages}
         name = next(iter(stages.values())).applicant_name
+        industry = next((c.industry for c in stages.values() if c.industry), "")
         if rule.rule == "weights":
             missing = [s for s in rule.stages if s not in totals]
             final = None if missing else sum(rule.weights[s] * totals[s] for s in rule.stages)
@@ -92,7 +94,7 @@ def final_ranking(results: list[Path | str], rule: RankingRule) -> list[FinalRow
             reached = [s for s in rule.stages if s in totals]
             final = totals[rule.stages[-1]] if rule.stages[-1] in totals else None
             note = "" if final is not None else f"止于{reached[-1]}"
-        rows.append(FinalRow(year, award, aid, name, totals, final, None, note))
+        rows.append(FinalRow(year, award, aid, name, totals, final, None, note, industry))
     order = {a: i for i, a in enumerate(AWARD_IDS)}
     out: list[FinalRow] = []
     for key in sorted({(r.year, r.award_category) for r in rows}, key=lambda k: (k[0], order.get(k[1], 99))):
@@ -114,7 +116,17 @@ def final_csv(rows: list[FinalRow], rule: RankingRule) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(
-        ["year", "award_category", "rank", "applicant_id", "applicant_name", *rule.stages, "final", "note"]
+        [
+            "year",
+            "award_category",
+            "rank",
+            "applicant_id",
+            "applicant_name",
+            "industry",
+            *rule.stages,
+            "final",
+            "note",
+        ]
     )
     for r in rows:
         w.writerow(
@@ -126,6 +138,7 @@ def final_csv(rows: list[FinalRow], rule: RankingRule) -> str:
                     "" if r.rank is None else r.rank,
                     r.applicant_id,
                     r.applicant_name,
+                    r.industry,
                     *("" if s not in r.totals else f"{r.totals[s]:.2f}" for s in rule.stages),
                     "" if r.final is None else f"{r.final:.2f}",
                     r.note,
@@ -159,6 +172,7 @@ def plan_final(rows: list[FinalRow], rule: RankingRule) -> Workbook:
             "名次",
             "申报编号",
             "申报组织/项目",
+            "行业",
             *(f"{s}\n共识总分" for s in rule.stages),
             "最终得分",
             "说明",
@@ -176,7 +190,7 @@ def plan_final(rows: list[FinalRow], rule: RankingRule) -> Workbook:
             sh.put(f"{column_letter(j)}3", h, "header")
         sh.row_heights[3] = 32
         sh.col_widths = {
-            column_letter(j): w for j, w in enumerate([6, 10, 30, *([11] * len(rule.stages)), 10, 16], 1)
+            column_letter(j): w for j, w in enumerate([6, 10, 30, 12, *([11] * len(rule.stages)), 10, 16], 1)
         }
         for i, r in enumerate(group):
             row = 4 + i
@@ -184,10 +198,27 @@ def plan_final(rows: list[FinalRow], rule: RankingRule) -> Workbook:
                 (r.rank, "int"),
                 (cell_text(r.applicant_id), "text"),
                 (cell_text(r.applicant_name), "text"),
+                (cell_text(r.industry), "text"),
             ]
             values += [(r.totals.get(s), "num") for s in rule.stages]
             values += [(r.final, "bold"), (r.note, "text")]
             for j, (v, style) in enumerate(values, start=1):
                 sh.put(f"{column_letter(j)}{row}", v, style)
+        # The distribution by industry, for the committee's 行业代表性 / 均衡 (never used to re-order).
+        r = 4 + len(group) + 1
+        sh.put(f"A{r}", "按行业分布（供评审委员会斟酌行业代表性／均衡，不改变名次）", "subtitle")
+        sh.merges.append(f"A{r}:{last}{r}")
+        r += 1
+        for j, h in enumerate(("行业", "已排名", "名次", "未进入最后阶段"), start=1):
+            sh.put(f"{column_letter(j + 1)}{r}", h, "header")
+        r += 1
+        for industry in sorted({x.industry or "（未填）" for x in group}):
+            mine = [x for x in group if (x.industry or "（未填）") == industry]
+            ranked = sorted(x.rank for x in mine if x.rank is not None)
+            sh.put(f"B{r}", cell_text(industry), "text")
+            sh.put(f"C{r}", len(ranked), "int")
+            sh.put(f"D{r}", "、".join(map(str, ranked)), "text")
+            sh.put(f"E{r}", len(mine) - len(ranked), "int")
+            r += 1
         wb.sheets.append(sh)
     return wb

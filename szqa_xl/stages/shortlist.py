@@ -14,6 +14,7 @@ from szqa_xl.standards.models import AWARD_IDS
 
 ROSTER_COLUMNS = [
     "applicant_id", "applicant_name", "award_category", "applicant_kind", "examiner_id", "examiner_name", "stage",
+    "industry",
 ]  # fmt: skip
 
 
@@ -29,6 +30,7 @@ class Candidate:
     total: float
     examiners: list[tuple[str, str]]
     chosen: bool = False
+    industry: str = ""
 
 
 @dataclass
@@ -70,6 +72,7 @@ def read_results(path: Path | str) -> list[Candidate]:
                 applicant_kind=r["applicant_kind"],
                 total=float(r["consensus_total"]),
                 examiners=examiners,  # type: ignore[arg-type]
+                industry=(r.get("industry") or "").lstrip("'"),
             )
         )
     order = {a: i for i, a in enumerate(AWARD_IDS)}
@@ -108,7 +111,16 @@ def next_roster(sl: Shortlist, stage: str, roster: Path | str | None = None) -> 
                 )
             for e, n in c.examiners:
                 rows.append(
-                    [c.applicant_id, c.applicant_name, c.award_category, c.applicant_kind, e, n, stage]
+                    [
+                        c.applicant_id,
+                        c.applicant_name,
+                        c.award_category,
+                        c.applicant_kind,
+                        e,
+                        n,
+                        stage,
+                        c.industry,
+                    ]
                 )
     else:
         given, probs = read_roster(roster, default_stage=stage)
@@ -119,7 +131,7 @@ def next_roster(sl: Shortlist, stage: str, roster: Path | str | None = None) -> 
             if key in chosen:
                 covered.add(key)
                 rows.append([r.applicant_id, r.applicant_name, r.award_category, r.applicant_kind,
-                             r.examiner_id, r.examiner_name, stage])  # fmt: skip
+                             r.examiner_id, r.examiner_name, stage, r.industry or chosen[key].industry])  # fmt: skip
         for key, c in chosen.items():
             if key not in covered:
                 problems.append(
