@@ -795,7 +795,8 @@ def _previous_sheet(std: Standard, previous: PreviousStage) -> Sheet:
         pu = previous.units.get(u.code) or PreviousUnit(None)
         values = (u.code, unit_label(std, u), u.points, pu.pct, pu.band, pu.strengths, pu.ofi)
         for j, v in enumerate(values, start=1):
-            sh.put(f"{column_letter(j)}{r}", v if v != "" else None, "code" if j == 1 else "text")
+            style = "code" if j == 1 else "center" if j in (3, 4, 5) else "text"
+            sh.put(f"{column_letter(j)}{r}", v if v != "" else None, style)
         sh.row_heights[r] = min(
             409.0, max(24.0, text_height(pu.strengths or "", 45), text_height(pu.ofi or "", 45))
         )
