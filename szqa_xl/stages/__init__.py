@@ -1,0 +1,1 @@
+"""The award's stages after the first: shortlists, seeded scoresheets, the final ranking, the year's archive."""
