@@ -314,7 +314,7 @@ def consolidate_cmd(
     from szqa_xl.consensus.build import write_panels
 
     paths = write_outputs(cons, out, force=force, workers=workers)
-    panels = write_panels(cons, out)
+    panels = write_panels(cons, out, workers=workers)
     for rec in cons.returns:
         if rec.status in ("rejected", "duplicate"):
             err.print(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -189,10 +190,32 @@ def read_index(folder: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
+def _write_one(job: tuple[PanelInput, str, str]) -> tuple[str, dict]:
+    """Plan and write one panel workbook (atomically); its index entry."""
+    from szqa_xl.xlsx.writer import write
+
+    pi, folder, name = job
+    plan = plan_panel(pi)
+    with atomic_path(Path(folder) / name) as tmp:
+        write(plan.workbook, tmp)
+    return name, _entry(pi, plan, name)
+
+
+def _write_all(jobs: list[tuple[PanelInput, str, str]], workers: int) -> dict[str, dict]:
+    """The panel workbooks are independent: written by ``workers`` forked processes where fork is safe
+    (Linux), in this process elsewhere or when there are few."""
+    if workers > 1 and len(jobs) >= 8 and sys.platform.startswith("linux"):
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+            return dict(pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    return dict(map(_write_one, jobs))
+
+
+def write_panels(cons: Consolidation, out_dir: Path | str, workers: int = 2) -> PanelRun:
     """Write (or keep) the panel workbook of every applicant under ``out_dir/consensus``."""
     from szqa_xl.consensus.finalize import edits_of, read_panels  # reads files: only when there are some
-    from szqa_xl.xlsx.writer import write
 
     folder = Path(out_dir) / FOLDER_NAME
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,7 +230,8 @@ def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
         for n in (panel_filename(pi), panel_filename(pi).removesuffix(".xlsx") + "_更新统计.xlsx")
         if n in panels and (folder / n).exists()
     ]
-    read = read_panels(on_disk) if on_disk else {}
+    read = read_panels(on_disk, workers=workers) if on_disk else {}
+    jobs: list[tuple[PanelInput, str, str]] = []
 
     def edited_inputs(path: Path, entry: dict) -> dict | None:
         return edits_of(read[path], entry)
@@ -219,10 +243,7 @@ def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
         old = panels.get(name)
         edits = edited_inputs(path, old) if path in read else None
         if edits is None:  # new, or never touched by its panel: (re)written
-            plan = plan_panel(pi)
-            with atomic_path(path) as tmp:
-                write(plan.workbook, tmp)
-            panels[name] = _entry(pi, plan, name)
+            jobs.append((pi, str(folder), name))
             current[key_text(key)] = name
             changed = old is not None and old.get("built_from") != [list(b) for b in pi.built_from]
             run.outcomes.append(PanelOutcome(key, path, "written", affected=changed))
@@ -235,7 +256,6 @@ def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
         # A late (or withdrawn) return changed the statistics under a panel's decisions: the panel's
         # file stays as it is; beside it, the updated statistics with its decisions carried over.
         carried = replace(pi, prefill=edits["units"], prefill_sign_off=edits["sign_off"])
-        plan = plan_panel(carried)
         updated_name = name.removesuffix(".xlsx") + "_更新统计.xlsx"
         updated = folder / updated_name
         prior = panels.get(updated_name)
@@ -250,11 +270,10 @@ def write_panels(cons: Consolidation, out_dir: Path | str) -> PanelRun:
                 )
             )
             continue
-        with atomic_path(updated) as tmp:
-            write(plan.workbook, tmp)
-        panels[updated_name] = _entry(carried, plan, updated_name)
+        jobs.append((carried, str(folder), updated_name))
         current[key_text(key)] = updated_name
         run.outcomes.append(PanelOutcome(key, path, "updated-beside", affected=True, updated=updated))
+    panels.update(_write_all(jobs, workers))
     index["version"] = 1
     index["consolidation_id"] = consolidation_id(cons)
     with atomic_path(run.index) as tmp:

@@ -370,6 +370,8 @@ def write(
     with tempfile.TemporaryDirectory(prefix="szqa-xl-") as tmp:
         options = {
             "constant_memory": plan.large,
+            # a small workbook is assembled in memory: no temporary file per part (~4 ms a workbook)
+            "in_memory": not plan.large,
             "tmpdir": tmp,
             "strings_to_numbers": False,
             "strings_to_formulas": False,
