@@ -480,6 +480,55 @@ def final_ranking_cmd(
     )
 
 
+@app.command("archive")
+def archive_cmd(
+    what: str = typer.Argument(..., help="the year folder to archive, or the word verify"),
+    archive: Path | None = typer.Argument(None, help="with verify: the archive to check"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="the archive (.zip) to write"),
+    roster: Path | None = typer.Option(None, "--roster", help="the roster used, archived as roster/<name>"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing archive"),
+) -> None:
+    """The year's archive: every file untouched, the standards used, a SHA-256 manifest; or verify one.
+
+    Exit code of verify: 0 intact, 1 a file changed, missing or added (named), 2 not an archive.
+
+    Examples:
+      szqa archive szqa-demo -o 2027_archive.zip --roster szqa_xl/data/sample_roster.csv
+      szqa archive verify 2027_archive.zip
+    """
+    from szqa_xl.stages.archive import ArchiveError, build_archive, verify_archive
+
+    if what == "verify":
+        if archive is None:
+            err.print("[red]error:[/red] give the archive to verify: szqa archive verify ARCHIVE")
+            raise typer.Exit(2)
+        rep = verify_archive(archive)
+        for label, names in (("changed", rep.changed), ("missing", rep.missing), ("added", rep.added)):
+            for name in names:
+                print(f"{label}: {name}")
+        for p in rep.problems:
+            err.print(f"[{p.code}] {p.message}", markup=False, soft_wrap=True)
+        print(rep.summary())
+        if rep.ok:
+            raise typer.Exit(0)
+        fatal = {"not-a-zip", "no-manifest", "bad-manifest"}
+        raise typer.Exit(2 if any(p.code in fatal for p in rep.problems) else 1)
+    if out is None:
+        err.print("[red]error:[/red] give --out ARCHIVE.zip")
+        raise typer.Exit(2)
+    try:
+        rep = build_archive(Path(what), out, roster=roster, force=force)
+    except FileExistsError:
+        err.print(f"[red]error:[/red] {out} exists; use --force to overwrite")
+        raise typer.Exit(2) from None
+    except (ArchiveError, NotADirectoryError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for p in rep.problems:
+        err.print(f"warning: [{p.code}] {p.message}", markup=False, soft_wrap=True)
+    print(rep.summary())
+
+
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(

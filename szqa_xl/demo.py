@@ -334,3 +334,9 @@ def _second_stage(result: DemoResult, year: int, quality, rng: random.Random, sa
     with atomic_path(final / "final.xlsx") as tmp:
         write(plan_final(rows, rule), tmp)
     result.final = final / "final.xlsx"
+    say("archiving the year")
+    from szqa_xl.stages.archive import build_archive
+
+    archive = root / "7_归档" / f"{year}_archive.zip"  # never archived into itself
+    build_archive(root, archive, roster=SAMPLE_ROSTER, force=True)
+    result.archive = archive

@@ -127,3 +127,12 @@ def hostile_kit(tmp_path_factory):
 
 
 # --- end of hostile and broken input ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_year(tmp_path_factory: pytest.TempPathFactory):
+    """One run of ``run_demo`` (two stages, results, final ranking, archive) shared by the tests that only
+    read it; a test that changes a file works on its own copy."""
+    from szqa_xl.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo-year") / "demo")

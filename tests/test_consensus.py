@@ -17,14 +17,12 @@ from szqa_xl.consensus.build import INDEX_NAME, read_index, write_panels
 from szqa_xl.consensus.finalize import finalize_dir
 from szqa_xl.consensus.results import finalize_outputs, rank
 from szqa_xl.consolidation.batch import consolidate_dir
-from szqa_xl.demo import run_demo
 from szqa_xl.standards.load import builtin_standard
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("consensus") / "demo"
-    return run_demo(root)
+def demo(demo_year):
+    return demo_year
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from pydantic import ValidationError
 
 from szqa_xl.consensus.build import read_index
-from szqa_xl.demo import SECOND_STAGE, run_demo
+from szqa_xl.demo import SECOND_STAGE
 from szqa_xl.scoresheet.layout import SHEET_CHECKS, SHEET_PREVIOUS
 from szqa_xl.stages.final import RankingRule, final_ranking
 from szqa_xl.stages.shortlist import shortlist
@@ -19,8 +19,8 @@ from szqa_xl.standards.load import builtin_standard
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    return run_demo(tmp_path_factory.mktemp("stages") / "demo")
+def demo(demo_year):
+    return demo_year
 
 
 def panel_totals(folder: Path) -> dict[tuple[str, str], float]:
