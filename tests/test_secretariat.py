@@ -267,7 +267,9 @@ def test_action_dropdown_lists_exactly_the_actions_main_knows(built):
     listed = dv.findtext(f"{{{M}}}formula1")
     assert listed.startswith('"') and listed.endswith('"')
     assert tuple(listed[1:-1].split(",")) == szqa_secretariat.actions() == sec.action_labels()
-    assert szqa_secretariat.actions() == ("生成评分表", "汇总回收文件", "定稿", "打开输出文件夹")
+    assert szqa_secretariat.actions() == (
+        "生成评分表", "汇总回收文件", "定稿", "入围名单", "最终排名", "归档", "打开输出文件夹",
+    )  # fmt: skip
     assert named_values(built)[sec.ACTION_NAME] == szqa_secretariat.actions()[0]
 
 
@@ -651,3 +653,29 @@ def test_build_workbooks_writes_the_secretariat_workbook(tmp_path):
     paths = build_workbooks(tmp_path)
     assert tmp_path / sec.WORKBOOK_FILE in paths
     assert parts(tmp_path / sec.WORKBOOK_FILE) == parts(sec.build_secretariat_workbook(tmp_path / "b.xlsm"))
+
+
+def test_the_later_steps_like_the_run_button(control, demo_year):
+    """定稿 → 入围名单 → 最终排名 → 归档 with the 控制 sheet's defaults, on a year the demo produced."""
+    import dataclasses
+    import shutil
+
+    year = control.roster.parent
+    shutil.copytree(demo_year.output, year / "3_汇总")
+    c = dataclasses.replace(control, output_dir=year / "3_汇总", results_dir=year / "4_定稿")
+    msg = sec.run_action("finalize", c)
+    assert "已定稿 7 份共识表" in msg and (year / "4_定稿" / "results.xlsx").is_file()
+    msg = sec.run_action("shortlist", dataclasses.replace(c, shortlist_top=2))
+    roster = year / "4_定稿" / "现场核查名单.csv"
+    assert roster.is_file() and "每类前 2 名" in msg
+    with roster.open(encoding="utf-8-sig") as fh:
+        assert len({r["applicant_id"] for r in csv.DictReader(fh)}) == 4
+    (year / "排名规则.yaml").write_text("rule: last\nstages: [材料评审]\n", encoding="utf-8")
+    c = dataclasses.replace(c, stage_results=(year / "4_定稿",), rule_file=year / "排名规则.yaml")
+    msg = sec.run_action("final_ranking", c)
+    assert (year / "最终排名" / "final.xlsx").is_file() and "最终排名" in msg
+    msg = sec.run_action("archive", c)
+    assert c.archive is not None and c.archive.is_file() and "完好" not in msg
+    from szqa_xl.stages.archive import verify_archive
+
+    assert verify_archive(c.archive).ok

@@ -123,6 +123,33 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         "「定稿」读取汇总输出文件夹中 consensus 的共识表，写出 results.xlsx、results.csv 和反馈报告",
     ),
     ControlField(
+        "szqa_next_stage", "下一阶段", "现场核查", "「入围名单」为此阶段写出名单（集中答辩 或 现场核查）"
+    ),
+    ControlField(
+        "szqa_shortlist_top",
+        "入围名额（每类）",
+        3,
+        "「入围名单」：每个奖项类别按名次取前 N 名（并列者一并入围）",
+    ),
+    ControlField(
+        "szqa_stage_results",
+        "各阶段定稿文件夹",
+        "4_定稿;8_定稿",
+        "「最终排名」：按阶段顺序列出各阶段的定稿输出文件夹，用分号隔开",
+    ),
+    ControlField(
+        "szqa_rule_file",
+        "排名规则文件",
+        "排名规则.yaml",
+        "「最终排名」：rule（weights 或 last）、stages、weights",
+    ),
+    ControlField(
+        "szqa_archive",
+        "归档文件",
+        "2027_归档.zip",
+        "「归档」把本工作簿所在文件夹（年度文件夹）打包，附 SHA-256 清单",
+    ),
+    ControlField(
         "szqa_bands_apart",
         "分歧提示：相隔区间数",
         2,
@@ -170,6 +197,12 @@ class Control:
     manifest: Path | None
     output_dir: Path | None
     results_dir: Path | None = None
+    next_stage: str = "现场核查"
+    shortlist_top: int = 3
+    stage_results: tuple[Path, ...] = ()
+    rule_file: Path | None = None
+    archive: Path | None = None
+    year_dir: Path | None = None
     bands_apart: int = 2
     range_points: float = 25.0
     force: bool = False
@@ -191,6 +224,16 @@ def read_control(get: Callable[[str], object], base_dir: Path | str | None = Non
         manifest=path("szqa_manifest", "发放清单"),
         output_dir=path("szqa_output_dir", "汇总输出文件夹"),
         results_dir=path("szqa_results_dir", "定稿输出文件夹"),
+        next_stage=str(get("szqa_next_stage") or "现场核查").strip(),
+        shortlist_top=parse_int(get("szqa_shortlist_top"), "入围名额", 3),
+        stage_results=tuple(
+            p
+            for part in str(get("szqa_stage_results") or "").split(";")
+            if part.strip() and (p := parse_path(part.strip(), "各阶段定稿文件夹", base_dir)) is not None
+        ),
+        rule_file=path("szqa_rule_file", "排名规则文件"),
+        archive=path("szqa_archive", "归档文件"),
+        year_dir=Path(base_dir) if base_dir else None,
         bands_apart=parse_int(get("szqa_bands_apart"), "相隔区间数", 2),
         range_points=parse_float(get("szqa_range_points"), "分差", 25.0),
         force=parse_bool(get("szqa_force"), "覆盖已有结果"),
@@ -308,6 +351,73 @@ def run_finalize(control: Control, workers: int = 2) -> str:
     return "\n".join(lines)
 
 
+def run_shortlist(control: Control) -> str:
+    """「入围名单」: the next stage's roster from the results, as ``szqa shortlist --top N`` writes it."""
+    from szqa_xl.stages.shortlist import next_roster, shortlist
+    from szqa_xl.xlsx.atomic import write_text
+
+    if control.results_dir is None or not (control.results_dir / "results.csv").is_file():
+        raise InputError(f"定稿输出文件夹中没有 results.csv：{control.results_dir}（请先运行「定稿」）")
+    if control.shortlist_top < 1:
+        raise InputError("入围名额须为正整数")
+    sl = shortlist(control.results_dir, top=control.shortlist_top)
+    text, problems = next_roster(sl, control.next_stage)
+    if problems:
+        raise InputError("；".join(p.message for p in problems[:3]))
+    out = control.results_dir / f"{control.next_stage}名单.csv"
+    if out.exists() and not control.force:
+        raise InputError(f"{out} 已存在；如需覆盖，请把「覆盖已有结果」改为 是")
+    write_text(out, text, encoding="utf-8-sig")
+    lines = [f"{_stamp()} {control.next_stage}名单：{out}（{sl.rule}）"]
+    for award in dict.fromkeys(c.award_category for c in sl.candidates):
+        chosen = [c for c in sl.chosen if c.award_category == award]
+        lines.append(
+            f"· {award}：" + "、".join(f"{c.rank}. {c.applicant_name}（{c.total:.1f}）" for c in chosen)
+        )
+    return "\n".join(lines)
+
+
+def run_final_ranking(control: Control) -> str:
+    """「最终排名」: every stage's results by the rule file, as ``szqa final-ranking`` writes them."""
+    from szqa_xl.stages.final import final_csv, final_ranking, load_rule, plan_final
+    from szqa_xl.xlsx.atomic import atomic_path, write_text
+    from szqa_xl.xlsx.writer import write
+
+    if control.rule_file is None or not control.rule_file.is_file():
+        raise InputError(f"排名规则文件不存在：{control.rule_file}")
+    missing = [str(p) for p in control.stage_results if not (p / "results.csv").is_file()]
+    if not control.stage_results or missing:
+        raise InputError(f"各阶段定稿文件夹中缺少 results.csv：{'；'.join(missing) or '未填写'}")
+    try:
+        rule = load_rule(control.rule_file)
+    except ValueError as exc:
+        raise InputError(f"排名规则文件有误：{exc}") from None
+    rows = final_ranking(list(control.stage_results), rule)
+    folder = (control.year_dir or control.rule_file.parent) / "最终排名"
+    targets = [folder / "final.xlsx", folder / "final.csv"]
+    if any(t.exists() for t in targets) and not control.force:
+        raise InputError(f"{folder} 中已有最终排名；如需覆盖，请把「覆盖已有结果」改为 是")
+    write_text(targets[1], final_csv(rows, rule), encoding="utf-8-sig")
+    with atomic_path(targets[0]) as tmp:
+        write(plan_final(rows, rule), tmp)
+    return f"{_stamp()} 最终排名：{targets[0]}（{rule.describe()}）"
+
+
+def run_archive(control: Control) -> str:
+    """「归档」: the year folder (this workbook's) packed with its SHA-256 manifest, as ``szqa archive``."""
+    from szqa_xl.stages.archive import ArchiveError, build_archive
+
+    if control.year_dir is None or control.archive is None:
+        raise InputError("请先保存本工作簿，并在「控制」表填写归档文件")
+    try:
+        rep = build_archive(control.year_dir, control.archive, force=control.force)
+    except FileExistsError:
+        raise InputError(f"{control.archive} 已存在；如需覆盖，请把「覆盖已有结果」改为 是") from None
+    except ArchiveError as exc:
+        raise InputError(str(exc)) from None
+    return f"{_stamp()} {rep.summary()}"
+
+
 def open_output(control: Control) -> str:
     """「打开输出文件夹」: the consolidated output folder in Explorer (Finder, or the desktop's file manager)."""
     folder = control.output_dir
@@ -334,6 +444,9 @@ ACTIONS: dict[str, Action] = {
     "generate": Action("生成评分表", run_generate),
     "consolidate": Action("汇总回收文件", run_consolidate),
     "finalize": Action("定稿", run_finalize),
+    "shortlist": Action("入围名单", run_shortlist),
+    "final_ranking": Action("最终排名", run_final_ranking),
+    "archive": Action("归档", run_archive),
     "open_output": Action("打开输出文件夹", open_output),
 }
 """Every step, in dropdown order; a new step is one entry here (then ``szqa build-workbooks``)."""
