@@ -7,6 +7,7 @@ The package follows the award cycle:
 - ``returns``: returned files opened safely (package, XML parts, bounded workers) and validated;
 - ``consolidation``: statistics, panel agreement, the consolidated workbook's plan, the outputs;
 - ``consensus``: the panels' consensus workbooks, reading them back, results, feedback reports;
+- ``stages``: shortlists, the next stage's seeded scoresheets, the final ranking, the year's archive;
 - ``xlsx``: the plan, the one writer, text safety, atomic files;
 - ``excel``: the secretariat workbook and the xlwings converters;
 
