@@ -175,6 +175,18 @@ def _skip_name(name: str) -> bool:
     return name.startswith(("~$", ".~lock", "."))
 
 
+def _is_archive(path: Path) -> bool:
+    """A zip this module wrote (MANIFEST.csv and MANIFEST.sha256 at its root)."""
+    if path.suffix.lower() != ".zip":
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return {"MANIFEST.csv", "MANIFEST.sha256"} <= names
+
+
 def _walk(year_dir: Path, exclude: set[Path]) -> tuple[list[tuple[str, Path]], list[str]]:
     """Regular files under the folder as (posix relative path, path), sorted; and what was skipped."""
     files: list[tuple[str, Path]] = []
@@ -203,6 +215,9 @@ def _walk(year_dir: Path, exclude: set[Path]) -> tuple[list[tuple[str, Path]], l
                 skipped.append(rel)
                 continue
             if not stat.S_ISREG(st.st_mode):  # links, sockets, fifos
+                skipped.append(rel)
+                continue
+            if _is_archive(p):  # an earlier archive of this year: not packed into the next one
                 skipped.append(rel)
                 continue
             files.append((rel, p))
