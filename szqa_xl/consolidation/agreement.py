@@ -248,6 +248,10 @@ def _f_sf(x: float, d1: float, d2: float) -> float:
     return regularized_beta(d2 / (d1 * x + d2), d2 / 2, d1 / 2)
 
 
+NO_INTERVAL = "interval not computed (intervals=False)"
+"""The reason given when only the point values were asked for (the F quantiles cost most of the time)."""
+
+
 def f_quantile(p: float, d1: float, d2: float) -> float:
     """The p-quantile of the F distribution with (d1, d2) degrees of freedom (any positive reals).
 
@@ -302,7 +306,7 @@ def _spearman_brown(r: float | None, k: int) -> float | None:
     return None if den <= _ZERO else k * r / den
 
 
-def icc(matrix: object, *, confidence: float = 0.95) -> ICCTable:
+def icc(matrix: object, *, confidence: float = 0.95, intervals: bool = True) -> ICCTable:
     """ICC(2,1), ICC(2,k) and ICC(3,1) with ``confidence`` intervals (see the module docstring).
 
     Uses only the targets every rater scored; :attr:`ICCTable.n_complete` says how many.
@@ -349,6 +353,8 @@ def icc(matrix: object, *, confidence: float = 0.95) -> ICCTable:
         v31 = (msr - mse) / den31
         if mse == 0.0:
             i31 = ICC("ICC(3,1)", v31, 1.0, 1.0)
+        elif not intervals:
+            i31 = ICC("ICC(3,1)", v31, None, None, NO_INTERVAL)
         else:
             f0, df2 = msr / mse, (n - 1) * (k - 1)
             fl = f0 / f_quantile(q, n - 1, df2)
@@ -362,7 +368,10 @@ def icc(matrix: object, *, confidence: float = 0.95) -> ICCTable:
         i21 = _none("ICC(2,1)", reason)
         return table(i21, _none("ICC(2,k)", reason), i31, ms)
     rho = (msr - mse) / den21
-    low, high, ci_reason = _ci_icc21(rho, n, k, msr, msc, mse, q)
+    if intervals:
+        low, high, ci_reason = _ci_icc21(rho, n, k, msr, msc, mse, q)
+    else:
+        low, high, ci_reason = None, None, NO_INTERVAL
     i21 = ICC("ICC(2,1)", rho, low, high, ci_reason)
 
     # ICC(2,k): Spearman–Brown of ICC(2,1), value and bounds
@@ -370,7 +379,8 @@ def icc(matrix: object, *, confidence: float = 0.95) -> ICCTable:
     if v2k is None:
         i2k = _none("ICC(2,k)", "ICC(2,k) denominator is not positive (ICC(2,1) ≤ −1/(k−1)): undefined")
     else:
-        low_k, high_k = _spearman_brown(low, k), _spearman_brown(high, k)
+        low_k = None if low is None else _spearman_brown(low, k)
+        high_k = None if high is None else _spearman_brown(high, k)
         why = ci_reason
         if why is None and (low_k is None or high_k is None):
             why = "a confidence bound is unbounded (ICC(2,1) bound ≤ −1/(k−1))"
@@ -474,10 +484,10 @@ def koo_li(value: float | None) -> tuple[str, str]:
     return key, KOO_LI[key]
 
 
-def agreement(matrix: object, *, confidence: float = 0.95) -> Agreement:
+def agreement(matrix: object, *, confidence: float = 0.95, intervals: bool = True) -> Agreement:
     """ICCs, Krippendorff's alpha (interval) and the Koo & Li reading of ICC(2,1) for one matrix."""
     x = _as_matrix(matrix)
-    table = icc(x, confidence=confidence)
+    table = icc(x, confidence=confidence, intervals=intervals)
     alpha, units, why = _alpha(x)
     key, zh = koo_li(table.icc21.value)
     return Agreement(
@@ -522,6 +532,7 @@ def agreement_table(
     rater: str = "examiner_id",
     value: str = "pct",
     confidence: float = 0.95,
+    intervals: bool = True,
 ) -> pd.DataFrame:
     """:func:`agreement` per group of a long frame (e.g. the tidy frame of :mod:`core`).
 
@@ -542,7 +553,7 @@ def agreement_table(
     out = []
     for group, part in frame.groupby(by, sort=True, dropna=False, observed=True):
         wide = part.pivot(index=targets, columns=rater, values="_v")
-        res = agreement(wide, confidence=confidence)
+        res = agreement(wide, confidence=confidence, intervals=intervals)
         notes = dict.fromkeys(r for r in (res.icc21.reason, res.icc2k.reason, res.alpha_reason) if r)
         out.append(
             [*(group if isinstance(group, tuple) else (group,))]

@@ -548,8 +548,9 @@ def panel_agreement(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         return pd.DataFrame(), pd.DataFrame()
     frame = scores[[*GROUP_COLUMNS, "unit", "examiner_id", "pct"]].astype({"unit": str, "examiner_id": str})
     frame = frame.assign(year=frame["year"].astype(str))
-    per = agreement_table(frame, GROUP_COLUMNS)
-    pooled = agreement_table(frame, GROUP_COLUMNS[:3], target=["applicant_id", "unit"])
+    # point values only: the consolidated workbook shows no intervals (results do, per panel)
+    per = agreement_table(frame, GROUP_COLUMNS, intervals=False)
+    pooled = agreement_table(frame, GROUP_COLUMNS[:3], target=["applicant_id", "unit"], intervals=False)
     rows = []
     for key, g in per.groupby(GROUP_COLUMNS[:3], sort=False):
         values = g["icc21"].dropna()

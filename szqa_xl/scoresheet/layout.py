@@ -390,6 +390,22 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     plan.meta["first_unit_row"] = str(first_unit_row)
     plan.meta["last_row"] = str(total_row)
 
+    # One validation per text column, over all its cells (the prompt and message once, not per row).
+    for key in ("strengths", "ofi", "evidence"):
+        rows = sorted(int(fields[key].split("!")[1][len(c[key]) :]) for fields in plan.inputs.values())
+        sh.validations.append(
+            Validation(
+                sqref=" ".join(_row_runs(c[key], rows)),
+                kind="textLength",
+                operator="lessThanOrEqual",
+                formula1=str(TEXT_MAX),
+                prompt_title=TEXT_PROMPTS[key][0],
+                prompt=TEXT_PROMPTS[key][1],
+                error_title="文字无法接受",
+                error=TEXT_ERROR,
+            )
+        )
+
     # Conditional formats on the 状态 column only: the state is shown there, and every input cell
     # keeps the one look of an input (yellow) whatever its state: unscored pale grey, inconsistent red.
     body = f"{c['status']}{first_unit_row}:{c['status']}{total_row - 1}"
@@ -404,6 +420,20 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
         )
     )
     return sh
+
+
+def _row_runs(col: str, rows: list[int]) -> list[str]:
+    """'L5:L7', 'L9' …: the rows of one column as runs of consecutive rows."""
+    runs: list[str] = []
+    start = prev = None
+    for r in [*rows, None]:
+        if start is not None and (r is None or r != prev + 1):
+            runs.append(f"{col}{start}" if start == prev else f"{col}{start}:{col}{prev}")
+            start = None
+        if r is not None and start is None:
+            start = r
+        prev = r
+    return runs
 
 
 def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit, row: int) -> None:
@@ -483,19 +513,6 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
             ),
         )
     )
-    for key in ("strengths", "ofi", "evidence"):
-        sh.validations.append(
-            Validation(
-                sqref=f"{c[key]}{r}",
-                kind="textLength",
-                operator="lessThanOrEqual",
-                formula1=str(TEXT_MAX),
-                prompt_title=TEXT_PROMPTS[key][0],
-                prompt=TEXT_PROMPTS[key][1],
-                error_title="文字无法接受",
-                error=TEXT_ERROR,
-            )
-        )
     plan.inputs[unit.code] = {key: f"{SHEET_SCORES}!{c[key]}{r}" for key in INPUT_FIELDS}
     plan.inputs[unit.code].update({f"locked_{key}": f"{SHEET_SCORES}!{c[key]}{r}" for key in LOCKED_FIELDS})
 
