@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from szqa_xl.scoresheet.layout import text_height, unit_label
+from szqa_xl.scoresheet.layout import TEXT_ERROR, TEXT_MAX, text_height, unit_label
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_standard, fingerprint
 from szqa_xl.standards.models import APPLICANT_KIND_ZH, KIND_ZH
@@ -30,7 +30,6 @@ SHEET_PANEL = "共识表"
 SHEET_LISTS = "_lists"
 SHEET_META = "_meta"
 HEADER_ROW = 4
-TEXT_MAX = 32767
 INPUTS = ("pct", "reason", "strengths", "ofi")
 SIGN_OFF = ("key_themes", "leader", "date")
 
@@ -58,11 +57,6 @@ STYLES: dict[str, Style] = {
     "label": Style(bold=True, fill="F2F2F2", border=True, valign="center"),
     "meta": Style(),
 }
-
-TEXT_ERROR = (
-    f"此处填写文字，最多 {TEXT_MAX} 个字符。以“=”“+”“-”开头的内容会被当作公式而无法接受："
-    "请改用“·”“1.”或“（1）”等开头。"
-)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import fingerprint
-from szqa_xl.standards.models import APPLICANT_KIND_ZH, KIND_ZH, Kind, ScoringUnit, Standard
+from szqa_xl.standards.models import APPLICANT_KIND_ZH, KIND_ZH, Kind, ScoringUnit, Standard, terms_in
 from szqa_xl.xlsx.plan import CondFormat, Sheet, Style, Validation, Workbook, column_letter
 
 LAYOUT_VERSION = "1"
@@ -606,23 +606,6 @@ def _note_terms(std: Standard) -> tuple:
             if all(t.term != seen.term for seen in terms):
                 terms.append(t)
     return tuple(terms)
-
-
-def terms_in(texts: tuple[str, ...], terms: tuple) -> tuple:
-    """The terms that occur in the texts, in the note's order; the longest match first, so 大多数
-    does not also count as 多数."""
-    by_length = sorted(terms, key=lambda t: -len(t.term))
-    found: set[str] = set()
-    for text in texts:
-        i = 0
-        while i < len(text):
-            hit = next((t for t in by_length if text.startswith(t.term, i)), None)
-            if hit is None:
-                i += 1
-            else:
-                found.add(hit.term)
-                i += len(hit.term)
-    return tuple(t for t in terms if t.term in found)
 
 
 GUIDE_WIDTHS = {"A": 17, "B": 10, "C": 56, "D": 24}

@@ -154,23 +154,28 @@ class Guide(_Frozen):
         return self.note.terms() if self.note else ()
 
     def note_terms_in(self, band: Band) -> tuple[NoteTerm, ...]:
-        """The note's terms that occur in the band's descriptors, in note order.
+        """The note's terms that occur in the band's descriptors, in note order (see :func:`terms_in`)."""
+        return terms_in(band.descriptors, self.note_terms())
 
-        Longest match first, so 大多数 does not also count as 多数.  A plain text match:
-        部分 in 各部分 or 良好 in 趋势良好 count too.
-        """
-        terms = sorted(self.note_terms(), key=lambda t: -len(t.term))
-        found: set[str] = set()
-        for text in band.descriptors:
-            i = 0
-            while i < len(text):
-                hit = next((t for t in terms if text.startswith(t.term, i)), None)
-                if hit is None:
-                    i += 1
-                else:
-                    found.add(hit.term)
-                    i += len(hit.term)
-        return tuple(t for t in self.note_terms() if t.term in found)
+
+def terms_in(texts: tuple[str, ...], terms: tuple[NoteTerm, ...]) -> tuple[NoteTerm, ...]:
+    """The terms that occur in the texts, in the order given.
+
+    Longest match first, so 大多数 does not also count as 多数.  A plain text match:
+    部分 in 各部分 or 良好 in 趋势良好 count too.
+    """
+    by_length = sorted(terms, key=lambda t: -len(t.term))
+    found: set[str] = set()
+    for text in texts:
+        i = 0
+        while i < len(text):
+            hit = next((t for t in by_length if text.startswith(t.term, i)), None)
+            if hit is None:
+                i += 1
+            else:
+                found.add(hit.term)
+                i += len(hit.term)
+    return tuple(t for t in terms if t.term in found)
 
 
 class Guides(_Frozen):
