@@ -385,7 +385,10 @@ def finalize_cmd(
         err.print(f"missing: {name} ({key})", markup=False)
     print(f"{len(fin.records)} finalized, {len(bad)} rejected, {len(fin.missing)} missing")
     print(f"results:  {targets['workbook']}  ({targets['csv'].name} beside it)")
-    print(f"feedback: {targets['feedback']}  (one report per applicant)")
+    if "feedback" in targets:
+        print(f"feedback: {targets['feedback']}  (one report per applicant)")
+    else:
+        print("feedback: not written — python-docx (which needs lxml) is not installed")
     raise typer.Exit(1 if bad or fin.missing else 0)
 
 

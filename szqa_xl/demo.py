@@ -247,7 +247,7 @@ def run_demo(
     paths = write_outputs(cons, output, force=force)
     from szqa_xl.consensus.build import write_panels
     from szqa_xl.consensus.finalize import finalize_dir
-    from szqa_xl.consensus.results import finalize_outputs
+    from szqa_xl.consensus.results import finalize_outputs, reports_available
 
     panels = write_panels(cons, output)
     say("simulating each panel's consensus meeting in its workbook")
@@ -255,12 +255,7 @@ def run_demo(
     say("finalizing: results and feedback reports")
     fin = finalize_dir(panels.folder, year=str(year))
     final_dir = root / "4_results"
-    try:
-        import docx  # noqa: F401 - the reports need python-docx (and lxml)
-
-        has_docx = True
-    except ImportError:
-        has_docx = False
+    has_docx = reports_available()  # the reports need python-docx (and lxml)
     targets = finalize_outputs(fin, final_dir, force=force, reports=has_docx)
     finalized = f"{len(fin.records)} panels finalized, {len(fin.missing)} missing"
     if not has_docx:

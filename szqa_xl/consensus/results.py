@@ -313,16 +313,28 @@ def plan_results(rows: list[ResultRow], problems: list[tuple[str, str, str]]) ->
     return wb
 
 
+def reports_available() -> bool:
+    """Whether feedback reports can be written here (python-docx, which needs lxml, imports)."""
+    try:
+        import docx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def finalize_outputs(
     fin,
     out_dir: Path | str,
     force: bool = False,
     with_examiners: bool = False,
     pdf: bool = True,
-    reports: bool = True,
+    reports: bool | None = None,
 ) -> dict[str, Path]:
     """results.xlsx, results.csv and a feedback report per applicant (docx, and PDF where LibreOffice
-    is present) under ``out_dir``; refuses to overwrite without ``force``.  Each file is written atomically."""
+    is present) under ``out_dir``; refuses to overwrite without ``force``.  Each file is written atomically.
+
+    ``reports`` None: written where python-docx is installed; the returned dict then has no
+    ``feedback`` entry when they were not."""
     from szqa_xl.xlsx.atomic import atomic_path
     from szqa_xl.xlsx.libreoffice import soffice, to_pdf_many
     from szqa_xl.xlsx.writer import write
@@ -358,7 +370,10 @@ def finalize_outputs(
         Path(tmp_csv).write_text(results_csv(rows), encoding="utf-8-sig")
         Path(tmp_units).write_text(consensus_units_csv([r.record for r in rows]), encoding="utf-8-sig")
         write(plan_results(rows, reads), tmp_wb)
+    if reports is None:
+        reports = reports_available()
     if not reports:
+        targets.pop("feedback")  # no reports: nothing written there
         return targets
     from szqa_xl.consensus import feedback
 

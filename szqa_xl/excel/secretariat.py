@@ -342,7 +342,9 @@ def run_finalize(control: Control, workers: int = 2) -> str:
     lines = [
         f"{_stamp()} 已定稿 {len(fin.records)} 份共识表，拒收 {len(bad)}，缺失 {len(fin.missing)}。",
         f"评审结果：{targets['workbook']}",
-        f"反馈报告：{targets['feedback']}",
+        f"反馈报告：{targets['feedback']}"
+        if "feedback" in targets
+        else "反馈报告：未生成（未安装 python-docx）",
     ]
     for name, _st, probs in bad[:5]:
         lines.append(f"· {name}：{probs[0].where} {probs[0].message}" if probs else f"· {name}")
