@@ -28,7 +28,7 @@ from szqa_xl.returns.reader import ReturnFile, open_view
 from szqa_xl.returns.xmlparts import ErrorValue, cell_name
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_standard, fingerprint
-from szqa_xl.xlsx.plan import split_ref
+from szqa_xl.xlsx.plan import column_index, column_letter, split_ref
 
 SUFFIXES = {".xlsx", ".xlsm"}
 
@@ -288,11 +288,9 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
     if any(p.severity == "error" for p in probs):
         return None
     units: dict[str, UnitConsensus] = {}
-    medians = {}
     examiners = tuple(
         tuple(x.split("=", 1)) if "=" in x else (x, "") for x in m.get("examiners", "").split(";") if x
     )
-    ex_cols = {}
     for unit in std.units():
         fields = entry["inputs"][unit.code]
         ref = {k: a.split("!")[1] for k, a in fields.items()}
@@ -311,8 +309,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
         else:
             pct = float(pct_v)
         row = split_ref(ref["pct"])[0]
-        median = entry["locked"].get(f"{_median_col(entry, ref)}{row}")
-        medians[unit.code] = median
+        median = entry["locked"].get(f"{_median_col(ref['pct'])}{row}")
         texts = {k: _text(pr.cells.get(ref[k])).strip() for k in ("reason", "strengths", "ofi")}
         if pct is not None and median is not None:
             apart = bands_apart(std, unit.kind, pct, float(grid.snap(median, std.grid_step)))
@@ -323,7 +320,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
                     ref["reason"],
                 )
         pcts = tuple(
-            entry["locked"].get(f"{c}{row}") for c in _examiner_cols(entry, ref, len(examiners), ex_cols)
+            entry["locked"].get(f"{column_letter(EXAMINER_COL + i)}{row}") for i in range(len(examiners))
         )
         units[unit.code] = UnitConsensus(
             unit.code, pct, texts["reason"], texts["strengths"], texts["ofi"], median, pcts
@@ -357,15 +354,10 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
     )
 
 
-def _median_col(entry: dict, ref: dict[str, str]) -> str:
+EXAMINER_COL = 5
+"""The panel sheet's first examiner column (E), after 编号, 评分项目, 分值, 类型 (``consensus.layout``)."""
+
+
+def _median_col(pct_ref: str) -> str:
     """The 中位数% column: four to the left of the consensus % column (median, range, spread, flag)."""
-    from szqa_xl.xlsx.plan import column_index, column_letter
-
-    pct_col = "".join(ch for ch in ref["pct"] if ch.isalpha())
-    return column_letter(column_index(pct_col) - 4)
-
-
-def _examiner_cols(entry: dict, ref: dict[str, str], k: int, cache: dict) -> list[str]:
-    from szqa_xl.xlsx.plan import column_letter
-
-    return [column_letter(5 + i) for i in range(k)]
+    return column_letter(column_index("".join(ch for ch in pct_ref if ch.isalpha())) - 4)
