@@ -25,7 +25,7 @@ from szqa_xl.problems import Problem
 from szqa_xl.returns import package as pkg
 from szqa_xl.returns.isolation import DEFAULT_TIME_LIMIT, read_bounded
 from szqa_xl.returns.reader import ReturnFile, open_view
-from szqa_xl.returns.xmlparts import ErrorValue, cell_name
+from szqa_xl.returns.xmlparts import ErrorValue, cell_name, value_text
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_standard, fingerprint
 from szqa_xl.xlsx.plan import column_index, column_letter, split_ref
@@ -46,14 +46,6 @@ class PanelRead:
     cells: dict[str, object] = field(default_factory=dict)  # "K5" -> value (共识表)
     formulas: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
-
-
-def _text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def read_panel_file(path: str | Path) -> PanelRead:
@@ -84,7 +76,7 @@ def read_panel_file(path: str | Path) -> PanelRead:
     if meta.formulas:
         pr.problems.append(Problem("bad-meta", "元数据工作表含公式（元数据被改动）", pr.name, SHEET_META))
         return pr
-    rows = [[_text(meta.value(r, c)) for c in range(1, 6)] for r in range(1, meta.max_row + 1)]
+    rows = [[value_text(meta.value(r, c)) for c in range(1, 6)] for r in range(1, meta.max_row + 1)]
     section = "kv"
     for row in rows[1:]:
         if not row[0]:
@@ -276,7 +268,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
         if not _same(got, want):
             add(
                 "locked-changed",
-                f"锁定单元格被改动：应为 {_text(want)[:30]!r}，实为 {_text(got)[:30]!r}",
+                f"锁定单元格被改动：应为 {value_text(want)[:30]!r}，实为 {value_text(got)[:30]!r}",
                 addr,
             )
             return None
@@ -310,7 +302,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
             pct = float(pct_v)
         row = split_ref(ref["pct"])[0]
         median = entry["locked"].get(f"{_median_col(ref['pct'])}{row}")
-        texts = {k: _text(pr.cells.get(ref[k])).strip() for k in ("reason", "strengths", "ofi")}
+        texts = {k: value_text(pr.cells.get(ref[k])).strip() for k in ("reason", "strengths", "ofi")}
         if pct is not None and median is not None:
             apart = bands_apart(std, unit.kind, pct, float(grid.snap(median, std.grid_step)))
             if apart >= reason_bands and not texts["reason"]:
@@ -326,7 +318,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
             unit.code, pct, texts["reason"], texts["strengths"], texts["ofi"], median, pcts
         )
     so = {k: pr.cells.get(a.split("!")[1]) for k, a in entry["sign_off"].items()}
-    leader = _text(so.get("leader")).strip()
+    leader = value_text(so.get("leader")).strip()
     signed = so.get("date")
     if not leader:
         add("no-sign-off", "未填写组长姓名（共识表未签认）", entry["sign_off"]["leader"].split("!")[1])
@@ -334,7 +326,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
         add("no-sign-off", "未填写共识日期（共识表未签认）", entry["sign_off"]["date"].split("!")[1])
     if any(p.severity == "error" for p in probs):
         return None
-    signed_on = signed.date().isoformat() if isinstance(signed, datetime) else _text(signed)
+    signed_on = signed.date().isoformat() if isinstance(signed, datetime) else value_text(signed)
     return PanelRecord(
         year=key[0],
         award_category=std.id,
@@ -344,7 +336,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
         applicant_kind=m.get("applicant_kind", "organisation"),
         units=units,
         examiners=examiners,
-        key_themes=_text(so.get("key_themes")).strip(),
+        key_themes=value_text(so.get("key_themes")).strip(),
         leader=leader,
         signed_on=signed_on,
         source_file=pr.name,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from szqa_xl.scoresheet.layout import TEXT_ERROR, TEXT_MAX, text_height, unit_label
+from szqa_xl.scoresheet.layout import TEXT_ERROR, TEXT_MAX, row_runs, text_height, unit_label
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_standard, fingerprint
 from szqa_xl.standards.models import APPLICANT_KIND_ZH, KIND_ZH
@@ -283,19 +283,21 @@ def _panel_sheet(std, pi: PanelInput, plan: PanelPlan) -> Sheet:
                     error=f"请点 ▼ 从列表中选择：0–100 间 {step} 的整数倍，只填数字，不带 %。",
                 )
             )
-            for name in ("reason", "strengths", "ofi"):
-                sh.validations.append(
-                    Validation(
-                        sqref=f"{col[name]}{r}",
-                        kind="textLength",
-                        operator="lessThanOrEqual",
-                        formula1=str(TEXT_MAX),
-                        error_title="文字无法接受",
-                        error=TEXT_ERROR,
-                    )
-                )
             r += 1
     total_row = r
+    # One validation per text column over all its unit rows (the message once, not per row).
+    unit_rows = sorted(int(f["pct"].split("!")[1][len(col["pct"]) :]) for f in plan.inputs.values())
+    for name in ("reason", "strengths", "ofi"):
+        sh.validations.append(
+            Validation(
+                sqref=" ".join(row_runs(col[name], unit_rows)),
+                kind="textLength",
+                operator="lessThanOrEqual",
+                formula1=str(TEXT_MAX),
+                error_title="文字无法接受",
+                error=TEXT_ERROR,
+            )
+        )
     sh.put(f"A{r}", "总分", "total")
     sh.put(f"B{r}", None, "total")
     sh.put(f"C{r}", std.total_points, "total_num")

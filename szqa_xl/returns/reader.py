@@ -387,14 +387,6 @@ def _ref(pos: tuple[int, int]) -> str:
     return xp.cell_name(pos)
 
 
-def _text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
 def _describe(v: object) -> str:
     if isinstance(v, bool):
         return f"逻辑值 {v}"
@@ -469,20 +461,22 @@ def _read_meta(sheet: SheetView) -> tuple[dict[str, str], dict[str, dict[str, st
     units: dict[str, dict[str, str]] = {}
     table_at = None
     for r in range(1, sheet.max_row + 1):
-        key = _text(sheet.value(r, 1))
+        key = xp.value_text(sheet.value(r, 1))
         if key == "unit":
             table_at = r
             break
         if key and key != "key":
-            meta[key] = _text(sheet.value(r, 2))
+            meta[key] = xp.value_text(sheet.value(r, 2))
     if table_at is None:
         return meta, units
-    header = [_text(sheet.value(table_at, c)) for c in range(1, sheet.max_col + 1)]
+    header = [xp.value_text(sheet.value(table_at, c)) for c in range(1, sheet.max_col + 1)]
     for r in range(table_at + 1, sheet.max_row + 1):
-        code = _text(sheet.value(r, 1))
+        code = xp.value_text(sheet.value(r, 1))
         if code:
             units[code] = {
-                header[c - 1]: _text(sheet.value(r, c)) for c in range(2, len(header) + 1) if header[c - 1]
+                header[c - 1]: xp.value_text(sheet.value(r, c))
+                for c in range(2, len(header) + 1)
+                if header[c - 1]
             }
     return meta, units
 
@@ -557,7 +551,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
         if not ok:
             add(
                 "locked-changed",
-                f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {_text(got)[:30]!r}"
+                f"锁定单元格被改动：应为 {str(want)[:30]!r}，实为 {xp.value_text(got)[:30]!r}"
                 "（行被插入、删除、排序或内容被修改）",
                 SHEET_SCORES,
                 _ref(pos),
@@ -605,7 +599,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
     if blank:
         for key in ("year", "applicant_id", "applicant_name", "examiner_id", "examiner_name"):
             v = cell(exp_cover[key]) if key in exp_cover else None
-            meta[key] = _text(v).strip()
+            meta[key] = xp.value_text(v).strip()
         labels = {"year": "评审年度", "applicant_id": "申报编号", "examiner_id": "评审员编号"}
         for key, label in labels.items():
             if not meta.get(key):
@@ -687,7 +681,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
         status = grid.unit_status(std, unit.kind, band, pct)
         if band is not None and pct is not None and status == grid.STATUS_OUT_OF_BAND:
             add("out-of-band", f"{unit.code} 得分率 {pct:g} 不在所选区间“{band}”内", SHEET_SCORES, pct_ref)
-        texts = {k: _text(cell(addrs[k])) for k in ("strengths", "ofi", "evidence")}
+        texts = {k: xp.value_text(cell(addrs[k])) for k in ("strengths", "ofi", "evidence")}
         rf.units[unit.code] = UnitReturn(
             unit.code, band, pct, texts["strengths"], texts["ofi"], texts["evidence"], status
         )
@@ -713,7 +707,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
 
     # Cover: declaration.
     decl_addr = exp_cover["declaration"]
-    decl = _text(cell(decl_addr)).strip()
+    decl = xp.value_text(cell(decl_addr)).strip()
     rf.cover["declaration"] = decl
     rf.cover["date"] = cell(exp_cover["date"])
     if decl == DECLARATIONS[1]:

@@ -465,6 +465,15 @@ def _date(serial: float, date1904: bool, code: str) -> object:
         return serial
 
 
+def value_text(v: object) -> str:
+    """A parsed cell value as text: blank for none, a whole float without its ".0"."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def cell_name(pos: tuple[int, int]) -> str:
     """(12, 8) -> 'H12'."""
     return f"{column_letter(pos[1])}{pos[0]}"

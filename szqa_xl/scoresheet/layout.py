@@ -395,7 +395,7 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
         rows = sorted(int(fields[key].split("!")[1][len(c[key]) :]) for fields in plan.inputs.values())
         sh.validations.append(
             Validation(
-                sqref=" ".join(_row_runs(c[key], rows)),
+                sqref=" ".join(row_runs(c[key], rows)),
                 kind="textLength",
                 operator="lessThanOrEqual",
                 formula1=str(TEXT_MAX),
@@ -422,7 +422,7 @@ def _scores_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
     return sh
 
 
-def _row_runs(col: str, rows: list[int]) -> list[str]:
+def row_runs(col: str, rows: list[int]) -> list[str]:
     """'L5:L7', 'L9' …: the rows of one column as runs of consecutive rows."""
     runs: list[str] = []
     start = prev = None
