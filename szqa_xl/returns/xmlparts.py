@@ -306,63 +306,267 @@ def worksheet(
     Rows and cells without ``r=`` take the position after the previous one, as
     in a spreadsheet; positions must increase (a repeated or backward position
     is two values for one cell).
+
+    A worksheet is the one large part a return has, so it is read in one
+    streaming expat pass rather than built as a tree: DTDs and entity
+    declarations are refused by the same parser (a DOCTYPE can only come before
+    the root element), and character data is buffered by expat, so a text
+    spelled as thousands of character references still arrives as one string.
+    Only the elements a spreadsheet reads are looked at (``dimension``,
+    ``sheetData/row/c/{f,v,is}``, ``mergeCells/mergeCell``); the content of any
+    other element is skipped whatever it holds.
     """
-    root = root_of(data, part)
-    if root.tag != _M + "worksheet":
-        raise XmlProblem("bad-xml", f"{part} 不是工作表，文件已损坏或被改动")
-    view = SheetView()
-    limits = (max_rows, max_cols)
-    date_styles = _date_styles(tuple(formats))
-    blocks = [el for el in root if el.tag == T_SHEETDATA]
-    if len(blocks) > 1:
-        raise XmlProblem("bad-xml", f"{part} 含多个单元格数据区，文件被改动")
-    for el in root:
-        if el.tag == T_DIMENSION:
-            r1, c1, r2, c2 = parse_range(el.get("ref", "A1"))
-            if r2 > max_rows or c2 > max_cols:
-                raise UsedRange(r2, c2, limits)
-        elif el.tag == _M + "mergeCells":
-            view.merges.extend(parse_range(m.get("ref", "")) for m in el if m.tag == T_MERGE)
-    row_no = 0
-    refs = _REF_CACHE
-    for row in blocks[0] if blocks else ():
-        if row.tag != T_ROW:
-            continue
-        r = row.get("r")
-        new = _int(r, part) if r is not None else row_no + 1
-        if new > max_rows:
-            raise UsedRange(new, 1, limits)
-        if new <= row_no:
-            raise XmlProblem("bad-xml", f"第 {new} 行重复或顺序颠倒，文件被改动")
-        row_no = new
-        col_no = 0
-        for c in row:
-            if c.tag != T_C:
-                continue
-            ref = c.get("r")
-            if ref is not None:
-                rc = refs.get(ref)
-                if rc is None:
-                    rc = parse_ref(ref)
-                    if len(refs) < 100_000:
-                        refs[ref] = rc
-                rr, cc = rc
-                if cc > max_cols:
-                    raise UsedRange(rr, cc, limits)
-                if rr != row_no:
-                    raise XmlProblem("bad-xml", f"单元格 {ref} 不在它所在的第 {row_no} 行，文件被改动", ref)
-                if cc <= col_no:
-                    raise XmlProblem("bad-xml", f"单元格 {ref} 重复或顺序颠倒，文件被改动", ref)
+    return _SheetReader(part, strings, formats, date1904, max_rows, max_cols).parse(data)
+
+
+# Where the streaming reader is, by the element it is inside (the top of its stack).
+_SKIP, _ROOT, _SHEETDATA, _MERGES, _ROW, _CELL, _V, _IS, _RUN, _TEXT, _LEAF = range(11)
+_NS_M = MAIN_NS + "}"  # expat's spelling of a name in the main namespace, with "}" as the separator
+N_WORKSHEET, N_SHEETDATA, N_DIMENSION, N_MERGECELLS, N_MERGE, N_ROW, N_C, N_F, N_V, N_IS, N_T, N_R = (
+    _NS_M + t
+    for t in (
+        "worksheet",
+        "sheetData",
+        "dimension",
+        "mergeCells",
+        "mergeCell",
+        "row",
+        "c",
+        "f",
+        "v",
+        "is",
+        "t",
+        "r",
+    )
+)
+
+
+class _SheetReader:
+    """One worksheet part read by expat's callbacks into a :class:`SheetView` (see :func:`worksheet`)."""
+
+    def __init__(
+        self,
+        part: str,
+        strings: list[str],
+        formats: list[str],
+        date1904: bool,
+        max_rows: int,
+        max_cols: int,
+    ) -> None:
+        self.part, self.strings, self.formats, self.date1904 = part, strings, formats, date1904
+        self.max_rows, self.max_cols = max_rows, max_cols
+        self.date_styles = _date_styles(tuple(formats))
+        self.view = SheetView()
+        self.stack: list[int] = []
+        self.blocks = 0  # sheetData elements seen
+        self.row_no = 0
+        self.col_no = 0
+        self.texts: list[str] | None = None  # character data of the <v> or <t> being read
+        # the cell being read
+        self.pos = (0, 0)
+        self.kind = "n"
+        self.style = 0
+        self.children = 0
+        self.formula = False
+        self.values: list[str] = []  # the text of each <v>
+        self.nested_text = False  # an element inside a <t> of its inline string
+        self.inline: list[str] | None = None  # the text pieces of its (first) <is>
+        self.inlines = 0
+
+    def parse(self, data: bytes) -> SheetView:
+        parser = expat.ParserCreate(namespace_separator="}")
+        parser.buffer_text = True
+        parser.buffer_size = 1 << 16
+        parser.StartDoctypeDeclHandler = _refuse
+        parser.EntityDeclHandler = _refuse
+        parser.ExternalEntityRefHandler = _refuse
+        parser.NotationDeclHandler = _refuse
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.data
+        try:
+            parser.Parse(data, True)
+        except _Refused as exc:
+            raise XmlProblem(
+                "dtd", f"{self.part} 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝"
+            ) from exc
+        except expat.ExpatError as exc:
+            raise XmlProblem(
+                "bad-xml", f"{self.part} 不是有效的 XML（第 {exc.lineno} 行附近），文件已损坏或被改动"
+            ) from exc
+        self.view.max_row = self.row_no
+        return self.view
+
+    def data(self, text: str) -> None:
+        if self.texts is not None:
+            self.texts.append(text)
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        stack = self.stack
+        if not stack:
+            if name != N_WORKSHEET:
+                raise XmlProblem("bad-xml", f"{self.part} 不是工作表，文件已损坏或被改动")
+            stack.append(_ROOT)
+            return
+        where = stack[-1]
+        if where == _CELL:
+            self.children += 1
+            if name == N_V:
+                self.texts = []
+                stack.append(_V)
+            elif name == N_IS:
+                self.inlines += 1
+                if self.inlines == 1:
+                    self.inline = []
+                stack.append(_IS if self.inlines == 1 else _SKIP)
+            elif name == N_F:
+                if not self.formula:
+                    self.formula = True
+                    ref = attrs.get("ref")
+                    if ref and attrs.get("t") in ("array", "dataTable"):  # their results fill the whole
+                        # range; a shared formula's ref only bounds the cells with their own <f t="shared">
+                        self.view.formula_ranges.append(parse_range(ref))
+                stack.append(_LEAF)
             else:
-                cc = col_no + 1
-                if cc > max_cols:
-                    raise UsedRange(row_no, cc, limits)
-            col_no = cc
-            _cell(c, (row_no, cc), view, strings, formats, date_styles, date1904, part)
-        if col_no > view.max_col:
-            view.max_col = col_no
-    view.max_row = row_no
-    return view
+                stack.append(_SKIP)
+        elif where == _ROW:
+            if name == N_C:
+                self.start_cell(attrs)
+                stack.append(_CELL)
+            else:
+                stack.append(_SKIP)
+        elif where == _SHEETDATA:
+            if name == N_ROW:
+                self.start_row(attrs)
+                stack.append(_ROW)
+            else:
+                stack.append(_SKIP)
+        elif where == _IS or where == _RUN:
+            if name == N_T:
+                self.texts = []
+                stack.append(_TEXT)
+            elif name == N_R and where == _IS:
+                stack.append(_RUN)
+            else:
+                stack.append(_SKIP)
+        elif where == _TEXT:  # refused if the cell is read as an inline string (see end_cell)
+            self.nested_text = True
+            stack.append(_SKIP)
+        elif where == _V:
+            raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(self.pos))
+        elif where == _ROOT:
+            if name == N_SHEETDATA:
+                self.blocks += 1
+                if self.blocks > 1:
+                    raise XmlProblem("bad-xml", f"{self.part} 含多个单元格数据区，文件被改动")
+                stack.append(_SHEETDATA)
+            elif name == N_DIMENSION:
+                r1, c1, r2, c2 = parse_range(attrs.get("ref", "A1"))
+                if r2 > self.max_rows or c2 > self.max_cols:
+                    raise UsedRange(r2, c2, (self.max_rows, self.max_cols))
+                stack.append(_SKIP)
+            elif name == N_MERGECELLS:
+                stack.append(_MERGES)
+            else:
+                stack.append(_SKIP)
+        elif where == _MERGES and name == N_MERGE:
+            self.view.merges.append(parse_range(attrs.get("ref", "")))
+            stack.append(_SKIP)
+        else:
+            stack.append(_SKIP)
+
+    def end(self, _name: str) -> None:
+        where = self.stack.pop()
+        if where == _CELL:
+            self.end_cell()
+        elif where == _V:
+            self.values.append("".join(self.texts or ()))
+            self.texts = None
+        elif where == _TEXT:
+            if self.inline is not None and self.stack[-1] != _SKIP:
+                self.inline.append("".join(self.texts or ()))
+            self.texts = None
+        elif where == _ROW:
+            if self.col_no > self.view.max_col:
+                self.view.max_col = self.col_no
+
+    def start_row(self, attrs: dict[str, str]) -> None:
+        r = attrs.get("r")
+        new = _int(r, self.part) if r is not None else self.row_no + 1
+        if new > self.max_rows:
+            raise UsedRange(new, 1, (self.max_rows, self.max_cols))
+        if new <= self.row_no:
+            raise XmlProblem("bad-xml", f"第 {new} 行重复或顺序颠倒，文件被改动")
+        self.row_no = new
+        self.col_no = 0
+
+    def start_cell(self, attrs: dict[str, str]) -> None:
+        ref = attrs.get("r")
+        row_no = self.row_no
+        if ref is not None:
+            rc = _REF_CACHE.get(ref)
+            if rc is None:
+                rc = parse_ref(ref)
+                if len(_REF_CACHE) < 100_000:
+                    _REF_CACHE[ref] = rc
+            rr, cc = rc
+            if cc > self.max_cols:
+                raise UsedRange(rr, cc, (self.max_rows, self.max_cols))
+            if rr != row_no:
+                raise XmlProblem("bad-xml", f"单元格 {ref} 不在它所在的第 {row_no} 行，文件被改动", ref)
+            if cc <= self.col_no:
+                raise XmlProblem("bad-xml", f"单元格 {ref} 重复或顺序颠倒，文件被改动", ref)
+        else:
+            cc = self.col_no + 1
+            if cc > self.max_cols:
+                raise UsedRange(row_no, cc, (self.max_rows, self.max_cols))
+        self.col_no = cc
+        pos = self.pos = (row_no, cc)
+        kind = self.kind = attrs.get("t", "n")
+        if kind not in CELL_TYPES:
+            raise XmlProblem("bad-xml", f"单元格类型 {kind[:10]!r} 无效，文件被改动", cell_name(pos))
+        s = attrs.get("s")
+        style = 0
+        if s is not None:
+            style = _STYLE_CACHE.get(s)
+            if style is None:
+                style = _int(s, self.part)
+            if style >= len(self.formats) and (self.formats or style):
+                raise XmlProblem("bad-xml", f"单元格样式 {style} 不存在，文件被改动", cell_name(pos))
+            self.view.styles[pos] = style
+        self.style = style
+        self.children = 0
+        self.formula = False
+        self.values = []
+        self.inline = None
+        self.inlines = 0
+        self.nested_text = False
+
+    def end_cell(self) -> None:
+        pos, kind, view = self.pos, self.kind, self.view
+        if not self.children:  # no value, no formula: an empty (styled) cell
+            if kind == "e":
+                view.values[pos] = ErrorValue("#VALUE!")
+            return
+        if self.formula:
+            view.formulas.add(pos)
+        if len(self.values) > 1:
+            raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
+        if self.nested_text and kind == "inlineStr":
+            raise XmlProblem("bad-xml", f"{self.part} 的文本元素里含其他元素，文件被改动", cell_name(pos))
+        value = _value(
+            kind,
+            self.values[0] if self.values else None,
+            self.inline,
+            self.style,
+            pos,
+            self.strings,
+            self.formats,
+            self.date_styles,
+            self.date1904,
+        )
+        if value is not None:
+            view.values[pos] = value
 
 
 _REF_CACHE: dict[str, tuple[int, int]] = {}
@@ -370,51 +574,21 @@ _REF_CACHE: dict[str, tuple[int, int]] = {}
 _STYLE_CACHE: dict[str, int] = {str(i): i for i in range(512)}
 
 
-def _cell(
-    el: Element,
+def _value(
+    kind: str,
+    v_text: str | None,
+    inline: list[str] | None,
+    style: int,
     pos: tuple[int, int],
-    view: SheetView,
     strings: list[str],
     formats: list[str],
     date_styles: frozenset[int],
     date1904: bool,
-    part: str,
-) -> None:
-    kind = el.get("t", "n")
-    if kind not in CELL_TYPES:
-        raise XmlProblem("bad-xml", f"单元格类型 {kind[:10]!r} 无效，文件被改动", cell_name(pos))
-    s = el.get("s")
-    style = 0
-    if s is not None:
-        style = _STYLE_CACHE.get(s)
-        if style is None:
-            style = _int(s, part)
-        if style >= len(formats) and (formats or style):
-            raise XmlProblem("bad-xml", f"单元格样式 {style} 不存在，文件被改动", cell_name(pos))
-        view.styles[pos] = style
-    if len(el) == 0:  # no value, no formula: an empty (styled) cell
-        if kind == "e":
-            view.values[pos] = ErrorValue("#VALUE!")
-        return
-    f = el.find(T_F)
-    if f is not None:
-        view.formulas.add(pos)
-        ref = f.get("ref")
-        if ref and f.get("t") in ("array", "dataTable"):  # their results fill the whole range; a shared
-            # formula's ref only bounds the cells that carry their own <f t="shared">, found above
-            view.formula_ranges.append(parse_range(ref))
-    vs = el.findall(T_V)
-    if len(vs) > 1:
-        raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
-    v_text = None
-    if vs:
-        if len(vs[0]):
-            raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(pos))
-        v_text = vs[0].text or ""
+) -> object:
+    """A cell's value from its type, the text of its ``<v>`` (None: none) and of its ``<is>``."""
     value: object = None
     if kind == "inlineStr":
-        inline = el.find(T_IS)
-        value = text_of(inline, part) if inline is not None else None
+        value = unescape("".join(inline)) if inline is not None else None
     elif v_text is None or (v_text == "" and kind != "str"):
         value = None  # an empty <v> (a formula not yet calculated) holds nothing
     elif kind == "s":
@@ -441,8 +615,7 @@ def _cell(
             raise XmlProblem("bad-xml", f"日期值 {v_text[:20]!r} 无效，文件被改动", cell_name(pos)) from exc
     if kind == "e" and value is None:
         value = ErrorValue("#VALUE!")
-    if value is not None:
-        view.values[pos] = value
+    return value
 
 
 def _number(text: str, pos: tuple[int, int]) -> float:
