@@ -34,6 +34,7 @@ _PUBLIC = {
     "consolidate_dir": "szqa_xl.consolidation.batch",
     "write_outputs": "szqa_xl.consolidation.batch",
     "write_panels": "szqa_xl.consensus.build",
+    "write_all": "szqa_xl.consensus.build",
     "finalize_dir": "szqa_xl.consensus.finalize",
     "finalize_outputs": "szqa_xl.consensus.results",
     "render": "szqa_xl.xlsx.writer",

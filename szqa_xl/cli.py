@@ -283,7 +283,7 @@ def consolidate_cmd(
 
     Example: szqa consolidate returns/ --manifest scoresheets/manifest.csv -o consolidated/
     """
-    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.batch import consolidate_dir
     from szqa_xl.consolidation.core import Thresholds
 
     if not returns_dir.is_dir():
@@ -311,10 +311,9 @@ def consolidate_cmd(
             soft_wrap=True,
         )
         raise typer.Exit(2)
-    from szqa_xl.consensus.build import write_panels
+    from szqa_xl.consensus.build import write_all
 
-    paths = write_outputs(cons, out, force=force, workers=workers)
-    panels = write_panels(cons, out, workers=workers)
+    paths, panels = write_all(cons, out, force=force, workers=workers)
     for rec in cons.returns:
         if rec.status in ("rejected", "duplicate"):
             err.print(

@@ -180,7 +180,7 @@ def run_demo(
     out: Path | str, seed: int = 2027, progress: Callable[[str], None] | None = None, force: bool = False
 ) -> DemoResult:
     """Generate from the sample roster, simulate returns (with two bad ones), consolidate."""
-    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.batch import consolidate_dir
     from szqa_xl.scoresheet.generate import generate, read_manifest
     from szqa_xl.scoresheet.layout import Issue, plan_scoresheet
     from szqa_xl.xlsx.writer import render
@@ -244,12 +244,11 @@ def run_demo(
     old_path.unlink()
     say("consolidating returns")
     cons = consolidate_dir(returns, manifest=result.manifest, year=year)
-    paths = write_outputs(cons, output, force=force)
-    from szqa_xl.consensus.build import write_panels
+    from szqa_xl.consensus.build import write_all
     from szqa_xl.consensus.finalize import finalize_dir
     from szqa_xl.consensus.results import finalize_outputs, reports_available
 
-    panels = write_panels(cons, output)
+    paths, panels = write_all(cons, output, force=force)
     say("simulating each panel's consensus meeting in its workbook")
     simulate_meeting(panels.folder, rng)
     say("finalizing: results and feedback reports")
@@ -274,10 +273,10 @@ DEMO_RULE = "rule: weights\nstages: [材料评审, 现场核查]\nweights: {材�
 
 def _second_stage(result: DemoResult, year: int, quality, rng: random.Random, say, has_docx: bool) -> None:
     """现场核查 for the top two of each award category, seeded from 材料评审; the final ranking; the archive."""
-    from szqa_xl.consensus.build import write_panels
+    from szqa_xl.consensus.build import write_all
     from szqa_xl.consensus.finalize import finalize_dir
     from szqa_xl.consensus.results import finalize_outputs
-    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.batch import consolidate_dir
     from szqa_xl.scoresheet.generate import generate, read_manifest
     from szqa_xl.stages.final import RankingRule, final_csv, final_ranking, plan_final
     from szqa_xl.stages.previous import read_previous
@@ -314,8 +313,7 @@ def _second_stage(result: DemoResult, year: int, quality, rng: random.Random, sa
     say(f"consolidating and finalizing {SECOND_STAGE}")
     cons = consolidate_dir(returns, manifest=gen.manifest, year=year)
     out = stage_dir / "3_consolidated"
-    write_outputs(cons, out)
-    panels = write_panels(cons, out)
+    _, panels = write_all(cons, out)
     simulate_meeting(panels.folder, rng)
     fin = finalize_dir(panels.folder, year=str(year))
     finalize_outputs(fin, stage_dir / "4_results", reports=has_docx)

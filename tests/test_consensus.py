@@ -8,15 +8,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from szqa_xl.consensus.build import INDEX_NAME, read_index, write_panels
+from szqa_xl.consensus.build import INDEX_NAME, read_index, write_all, write_panels
 from szqa_xl.consensus.finalize import finalize_dir
 from szqa_xl.consensus.results import finalize_outputs, rank
-from szqa_xl.consolidation.batch import consolidate_dir
+from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
 from szqa_xl.standards.load import builtin_standard
 
 
@@ -266,3 +267,36 @@ def test_panel_agreement_on_the_overview_and_the_examiners_sheet(demo):
     texts = [c.value for row in wb["评审员"].iter_rows() for c in row if isinstance(c.value, str)]
     assert any("Krippendorff" in t for t in texts)
     assert {"经济类", "文化类"} <= set(texts)
+
+
+def test_written_side_by_side_as_one_by_one(demo, tmp_path):
+    """write_all (the consolidated workbook here; scores.csv and the panel workbooks in a forked helper,
+    then here too) writes exactly what write_outputs and then write_panels write; with outputs already
+    there it refuses before writing anything."""
+    cons = consolidate_dir(demo.returns, year=2027)
+    one = tmp_path / "one"
+    write_outputs(cons, one, workers=1)
+    write_panels(cons, one, workers=1)
+    both = tmp_path / "both"
+    paths, run = write_all(cons, both, workers=2)
+    assert paths["workbook"] == both / "consolidated.xlsx" and run.folder == both / "consensus"
+
+    def contents(root: Path) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for p in sorted(root.rglob("*")):
+            if p.suffix == ".xlsx":  # docProps/core.xml holds the time of writing
+                with zipfile.ZipFile(p) as z:
+                    out[str(p.relative_to(root))] = {
+                        n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"
+                    }
+            elif p.is_file():
+                out[str(p.relative_to(root))] = p.read_bytes()
+        return out
+
+    written = contents(both)
+    assert written == contents(one)
+    assert sum(name.startswith("consensus/共识表_") for name in written) == len(cons.applicants)
+    before = {p: p.read_bytes() for p in both.rglob("*") if p.is_file()}
+    with pytest.raises(FileExistsError):
+        write_all(cons, both)
+    assert {p: p.read_bytes() for p in both.rglob("*") if p.is_file()} == before

@@ -17,17 +17,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from szqa_xl.consensus.layout import PanelInput, PanelPlan, plan_panel
-from szqa_xl.consolidation.batch import Consolidation
+from szqa_xl.consolidation.batch import Consolidation, output_targets, write_outputs_with
 from szqa_xl.consolidation.core import GROUP
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.xlsx.atomic import atomic_path
+from szqa_xl.xlsx.forking import run_shared
 
 INDEX_NAME = "共识索引.json"
 FOLDER_NAME = "consensus"
@@ -201,20 +202,47 @@ def _write_one(job: tuple[PanelInput, str, str]) -> tuple[str, dict]:
     return name, _entry(pi, plan, name)
 
 
-def _write_all(jobs: list[tuple[PanelInput, str, str]], workers: int) -> dict[str, dict]:
-    """The panel workbooks are independent: written by ``workers`` forked processes where fork is safe
-    (Linux), in this process elsewhere or when there are few."""
-    if workers > 1 and len(jobs) >= 8 and sys.platform.startswith("linux"):
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
+@dataclass
+class _Prepared:
+    """What a run will do to the panel folder, decided before any workbook is written."""
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            return dict(pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
-    return dict(map(_write_one, jobs))
+    run: PanelRun
+    index: dict
+    jobs: list[tuple[PanelInput, str, str]]
+
+    def writers(self) -> list:
+        """One job per workbook to write (see ``xlsx.forking.run_shared``)."""
+        return [partial(_write_one, job) for job in self.jobs]
 
 
 def write_panels(cons: Consolidation, out_dir: Path | str, workers: int = 2) -> PanelRun:
-    """Write (or keep) the panel workbook of every applicant under ``out_dir/consensus``."""
+    """Write (or keep) the panel workbook of every applicant under ``out_dir/consensus``.
+
+    The workbooks are independent: ``workers`` - 1 forked helpers share them with
+    this process where fork is safe (Linux); elsewhere this process writes them all.
+    """
+    prepared = _prepare(cons, out_dir, workers)
+    return _finish(prepared, run_shared(prepared.writers(), workers - 1))
+
+
+def write_all(
+    cons: Consolidation, out_dir: Path | str, force: bool = False, workers: int = 2
+) -> tuple[dict[str, Path], PanelRun]:
+    """consolidated.xlsx, scores.csv and the panel workbooks, written side by side.
+
+    This process writes the consolidated workbook while ``workers`` - 1 forked
+    helpers write scores.csv and the panel workbooks; it takes the panel
+    workbooks left once its own is done.  FileExistsError (before anything is
+    written or read) if consolidated.xlsx or scores.csv is there and not ``force``.
+    """
+    output_targets(out_dir, force)
+    prepared = _prepare(cons, out_dir, workers)
+    targets, written = write_outputs_with(cons, out_dir, prepared.writers(), force=force, workers=workers)
+    return targets, _finish(prepared, written)
+
+
+def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepared:
+    """Read the panel workbooks already there and decide, per applicant, what to write."""
     from szqa_xl.consensus.finalize import edits_of, read_panels  # reads files: only when there are some
 
     folder = Path(out_dir) / FOLDER_NAME
@@ -273,11 +301,16 @@ def write_panels(cons: Consolidation, out_dir: Path | str, workers: int = 2) -> 
         jobs.append((carried, str(folder), updated_name))
         current[key_text(key)] = updated_name
         run.outcomes.append(PanelOutcome(key, path, "updated-beside", affected=True, updated=updated))
-    panels.update(_write_all(jobs, workers))
     index["version"] = 1
     index["consolidation_id"] = consolidation_id(cons)
-    with atomic_path(run.index) as tmp:
+    return _Prepared(run, index, jobs)
+
+
+def _finish(prepared: _Prepared, written: list[tuple[str, dict]]) -> PanelRun:
+    """Record the workbooks written in the index (atomically, once they are all there)."""
+    prepared.index["panels"].update(dict(written))
+    with atomic_path(prepared.run.index) as tmp:
         Path(tmp).write_text(
-            json.dumps(index, ensure_ascii=False, indent=1, default=_json_value), encoding="utf-8"
+            json.dumps(prepared.index, ensure_ascii=False, indent=1, default=_json_value), encoding="utf-8"
         )
-    return run
+    return prepared.run

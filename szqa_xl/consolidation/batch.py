@@ -15,11 +15,12 @@ import tempfile
 import weakref
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,10 @@ from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.standards.models import AWARD_IDS
 from szqa_xl.xlsx.atomic import atomic_path
-from szqa_xl.xlsx.forking import forked
+from szqa_xl.xlsx.forking import run_shared
 from szqa_xl.xlsx.textsafe import FORMULA_LEADS
+
+T = TypeVar("T")
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".csv"}
 STATUS_ZH = {
@@ -621,22 +624,41 @@ def write_outputs(
 
     With ``workers`` > 1 the CSV is written by a forked helper while this process writes the workbook.
     """
-    from szqa_xl.consolidation.report import plan_consolidated
-    from szqa_xl.xlsx.writer import write
+    return write_outputs_with(cons, out_dir, (), force=force, workers=workers)[0]
 
+
+def output_targets(out_dir: Path | str, force: bool) -> dict[str, Path]:
+    """Where write_outputs writes; FileExistsError if one is there and not ``force``."""
     out_dir = Path(out_dir)
     targets = {"workbook": out_dir / "consolidated.xlsx", "csv": out_dir / "scores.csv"}
     existing = [p for p in targets.values() if p.exists()]
     if existing and not force:
         raise FileExistsError(", ".join(str(p) for p in existing))
+    return targets
+
+
+def write_outputs_with(
+    cons: Consolidation,
+    out_dir: Path | str,
+    jobs: Sequence[Callable[[], T]],
+    force: bool = False,
+    workers: int = 2,
+) -> tuple[dict[str, Path], list[T]]:
+    """write_outputs, and other independent ``jobs`` of the same consolidation (callables without
+    arguments, such as the panel workbooks) done alongside it: the targets, and each job's result.
+
+    The workbook is one job for this process; ``workers`` - 1 forked helpers write
+    scores.csv and then take ``jobs`` in order, and this process joins them once
+    the workbook is written (``xlsx.forking.run_shared``).
+    """
+    from szqa_xl.consolidation.report import plan_consolidated
+    from szqa_xl.xlsx.writer import write
+
+    targets = output_targets(out_dir, force)
     # Both appear together or not at all: each is finished under a temporary name first.
     plan = plan_consolidated(cons)
-    with (
-        atomic_path(targets["csv"]) as tmp_csv,
-        atomic_path(targets["workbook"]) as tmp_wb,
-        forked(partial(write_scores_csv, cons), 1 if workers > 1 else 0) as submit,
-    ):
-        csv_done = submit(tmp_csv)
-        write(plan, tmp_wb)
-        csv_done.result()
-    return targets
+    with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
+        results = run_shared(
+            [partial(write_scores_csv, cons, tmp_csv), *jobs], workers - 1, first=partial(write, plan, tmp_wb)
+        )
+    return targets, results[1:]

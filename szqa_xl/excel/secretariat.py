@@ -271,7 +271,7 @@ def run_generate(control: Control) -> str:
 
 def run_consolidate(control: Control, workers: int = 2) -> str:
     """「汇总回收文件」: consolidated.xlsx and scores.csv, exactly as ``szqa consolidate`` writes them."""
-    from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
+    from szqa_xl.consolidation.batch import consolidate_dir
     from szqa_xl.consolidation.core import Thresholds
 
     if control.returns_dir is None:
@@ -294,10 +294,9 @@ def run_consolidate(control: Control, workers: int = 2) -> str:
         thresholds=Thresholds(control.bands_apart, control.range_points),
         workers=workers,
     )
-    from szqa_xl.consensus.build import write_panels
+    from szqa_xl.consensus.build import write_all
 
-    paths = write_outputs(cons, control.output_dir, force=control.force, workers=workers)
-    panels = write_panels(cons, control.output_dir)
+    paths, panels = write_all(cons, control.output_dir, force=control.force, workers=workers)
     c = cons.counts()
     flagged = int(cons.stats["flag"].sum()) if len(cons.stats) else 0
     lines = [

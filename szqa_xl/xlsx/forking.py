@@ -1,23 +1,23 @@
-"""Helper processes that inherit their work by fork: for output jobs over data too large to pickle.
+"""Independent output jobs shared between this process and forked helpers.
 
-Writing a consolidated workbook and its CSV is CPU work in Python over data
-already in memory (the consolidation, the comment store, the sheet plans).
-A forked helper gets all of it for free; only the small arguments and results
-of each call are pickled.  Where fork is not available or not safe (Windows,
-macOS), the work is done in this process instead: same results, one core.
+Writing a consolidation's outputs is CPU work in Python over data already in
+memory: the consolidated workbook (one indivisible job: a workbook cannot be
+shared between processes), scores.csv and a panel workbook per applicant.  A
+forked helper (``multiprocessing.Process`` with the fork start method) inherits
+the jobs as closures, so nothing large is pickled: only each job's small result
+travels back.  Where fork is not available or not safe (Windows, macOS) every
+job runs in this process instead: same results, one core.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
-from typing import Any
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-_jobs: dict[int, Callable[..., Any]] = {}
-"""Functions for helpers to run, registered before the helpers are forked (so they inherit them)."""
+T = TypeVar("T")
 
 
 def can_fork() -> bool:
@@ -26,34 +26,81 @@ def can_fork() -> bool:
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _run(key: int, *args: Any) -> Any:
-    return _jobs[key](*args)
+class HelperFailed(RuntimeError):
+    """A job failed in a forked helper (its traceback is the message), or a helper died."""
 
 
-@contextmanager
-def forked(fn: Callable[..., Any], processes: int = 1) -> Iterator[Callable[..., Future]]:
-    """Yield ``submit(*args) -> Future`` running ``fn(*args)`` in up to ``processes`` forked helpers.
+def _claim(counter) -> int:
+    with counter.get_lock():
+        i = counter.value
+        counter.value = i + 1
+    return i
 
-    ``fn`` itself is never pickled: it may close over anything.  An exception in a
-    helper is raised by the future's ``result()``.  Without fork (or with
-    ``processes`` < 1) calls run at once in this process.
-    """
-    if processes < 1 or not can_fork():
 
-        def run_here(*args: Any) -> Future:
-            future: Future = Future()
-            try:
-                future.set_result(fn(*args))
-            except Exception as exc:
-                future.set_exception(exc)
-            return future
-
-        yield run_here
-        return
-    key = id(fn)
-    _jobs[key] = fn
+def _helper(jobs: Sequence[Callable[[], Any]], counter, conn) -> None:
+    """Take jobs in order until none is left; send every result at once (a helper never waits on
+    the pipe while the parent is busy with its own job)."""
+    done: list[tuple[int, Any]] = []
     try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as ex:
-            yield lambda *args: ex.submit(_run, key, *args)
+        while (i := _claim(counter)) < len(jobs):
+            done.append((i, jobs[i]()))
+        conn.send(("ok", done))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("failed", traceback.format_exc()))
     finally:
-        _jobs.pop(key, None)
+        conn.close()
+
+
+def run_shared(
+    jobs: Sequence[Callable[[], T]], helpers: int, first: Callable[[], Any] | None = None
+) -> list[T]:
+    """Run ``first()`` here while ``helpers`` forked processes take ``jobs`` in order; once
+    ``first`` is done this process takes jobs too.  Every job's result, in job order.
+
+    The jobs are never pickled (they may close over anything); their results are.
+    A job that raises in a helper stops that helper and is raised here as
+    :class:`HelperFailed` once this process's own work is done; a helper that dies
+    is one too.  Without fork, with ``helpers`` < 1 or with no jobs, everything
+    runs here in order.  Helpers still running when this returns or raises are
+    killed.
+    """
+    n = min(helpers, len(jobs))
+    if n < 1 or not can_fork():
+        if first is not None:
+            first()
+        return [job() for job in jobs]
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
+    started = []
+    try:
+        for _ in range(n):
+            mine, theirs = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_helper, args=(jobs, counter, theirs), daemon=True)
+            proc.start()
+            theirs.close()
+            started.append((proc, mine))
+        if first is not None:
+            first()
+        results: dict[int, Any] = {}
+        while (i := _claim(counter)) < len(jobs):
+            results[i] = jobs[i]()
+        for proc, conn in started:
+            try:
+                status, payload = conn.recv()
+            except EOFError:
+                proc.join()
+                raise HelperFailed(f"a helper process died (exit code {proc.exitcode})") from None
+            if status != "ok":
+                raise HelperFailed(payload)
+            results.update(payload)
+            proc.join()
+        missing = [i for i in range(len(jobs)) if i not in results]
+        if missing:  # a job claimed and not answered cannot happen unless a helper lost it
+            raise HelperFailed(f"jobs {missing[:5]} were not done")
+        return [results[i] for i in range(len(jobs))]
+    finally:
+        for proc, conn in started:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+            conn.close()

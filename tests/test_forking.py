@@ -1,0 +1,64 @@
+"""Output jobs shared between this process and forked helpers (``xlsx.forking.run_shared``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from szqa_xl.xlsx import forking
+from szqa_xl.xlsx.forking import HelperFailed, run_shared
+
+needs_fork = pytest.mark.skipif(not forking.can_fork(), reason="fork is not used on this platform")
+
+
+@pytest.mark.parametrize("helpers", [0, 1, 2, 3])
+def test_every_result_in_job_order(helpers: int) -> None:
+    lock = threading.Lock()  # a job may close over what cannot be pickled: it is inherited, not sent
+    jobs = [lambda k=k: (k * k, lock.locked()) for k in range(25)]
+    assert run_shared(jobs, helpers) == [(k * k, False) for k in range(25)]
+
+
+@needs_fork
+def test_the_first_job_runs_here_while_helpers_take_the_others() -> None:
+    ran_first = []
+
+    def first() -> None:
+        ran_first.append(os.getpid())
+        time.sleep(0.3)  # the helpers take jobs meanwhile
+
+    def job() -> int:
+        time.sleep(0.02)
+        return os.getpid()
+
+    pids = run_shared([job] * 10, 2, first=first)
+    assert ran_first == [os.getpid()]
+    assert len(pids) == 10 and os.getpid() not in pids[:2]  # the first jobs were taken by helpers
+    assert len(set(pids) - {os.getpid()}) >= 1
+
+
+@needs_fork
+def test_a_failing_job_in_a_helper_is_raised_with_its_traceback() -> None:
+    def boom() -> None:
+        raise ValueError("bad plan for 共识表")
+
+    with pytest.raises(HelperFailed, match="bad plan for 共识表"):
+        run_shared([boom, lambda: 1], 1, first=lambda: time.sleep(0.2))
+
+
+@needs_fork
+def test_a_helper_that_dies_is_an_error_not_a_missing_file() -> None:
+    def die() -> None:
+        os._exit(3)
+
+    with pytest.raises(HelperFailed, match="died"):
+        run_shared([die], 1, first=lambda: time.sleep(0.2))
+
+
+def test_without_fork_everything_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forking, "can_fork", lambda: False)
+    order: list[str] = []
+    out = run_shared([lambda: order.append("job") or os.getpid()], 2, first=lambda: order.append("first"))
+    assert out == [os.getpid()] and order == ["first", "job"]
