@@ -33,6 +33,7 @@ import argparse
 import inspect as pyinspect
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -122,6 +123,7 @@ def read_phase(paths: list[Path], workers: int | None):
 
 def breakdown(returns: Path, manifest: Path, out: Path) -> dict[str, float]:
     """Seconds of each phase of consolidation in this process (one run): where (c) goes."""
+    from szqa_xl.consensus.build import write_all, write_panels
     from szqa_xl.consolidation.batch import (
         consolidate_dir,
         find_returns,
@@ -136,15 +138,18 @@ def breakdown(returns: Path, manifest: Path, out: Path) -> dict[str, float]:
     res = {}
     res["read_all (default workers)"], _ = timed(lambda: read_all(find_returns(returns)[0]))
     res["consolidate_dir (incl. reading)"], cons = timed(lambda: consolidate_dir(returns, manifest=manifest))
-    res["write_outputs (default workers)"], _ = timed(
+    res["write_all: workbook, CSV, panel workbooks (default workers)"], _ = timed(
+        lambda: write_all(cons, out / "all", force=True)
+    )
+    res["  write_outputs alone (default workers)"], _ = timed(
         lambda: write_outputs(cons, out / "default", force=True)
     )
-    res["  of which writer.write, 1 process"], _ = timed(
+    res["  writer.write of consolidated.xlsx, 1 process"], _ = timed(
         lambda: writer.write(plan_consolidated(cons), out / "serial.xlsx")
     )
-    res["  of which write_scores_csv, 1 process"], _ = timed(
-        lambda: write_scores_csv(cons, out / "serial.csv")
-    )
+    res["  write_scores_csv, 1 process"], _ = timed(lambda: write_scores_csv(cons, out / "serial.csv"))
+    shutil.rmtree(out / "panels", ignore_errors=True)
+    res["  write_panels alone, 1 process"], _ = timed(lambda: write_panels(cons, out / "panels", workers=1))
     return res
 
 

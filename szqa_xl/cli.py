@@ -160,6 +160,7 @@ def generate_cmd(
         "--previous",
         help="results folder (or consensus_units.csv) of the previous stage: its consensus seeds the scoresheets",
     ),
+    workers: int = typer.Option(2, help="processes that write the scoresheets (1: this process only)"),
 ) -> None:
     """Generate personalised scoresheets from a roster, or a blank template.
 
@@ -200,6 +201,7 @@ def generate_cmd(
             stage=stage,
             progress=lambda i, n: bar.update(task, completed=i, total=n),
             previous=seeds,
+            workers=workers,
         )
     if result.problems:
         for p in result.problems:

@@ -275,3 +275,34 @@ def test_generate_without_roster_or_year_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     assert "--year" in result.output
     assert written(tmp_path) == []
+
+
+def test_helpers_write_the_same_scoresheets_as_one_process(tmp_path, monkeypatch):
+    """generate() shares the files with forked helpers (workers=2): every file is the one a single
+    process writes for the same roster row, issue ids (made here, in roster order) included."""
+    import uuid
+    import zipfile
+    from datetime import UTC, datetime
+
+    def contents(folder: Path) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for p in written(folder):
+            if p.suffix == ".xlsx":
+                with zipfile.ZipFile(p) as z:
+                    out[str(p.relative_to(folder))] = {
+                        n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"
+                    }
+            else:
+                out[str(p.relative_to(folder))] = p.read_bytes()
+        return out
+
+    now = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    runs = {}
+    for workers in (1, 2):
+        counter = iter(range(1, 10_000))
+        monkeypatch.setattr(uuid, "uuid4", lambda c=counter: uuid.UUID(int=next(c)))
+        result = generate(SAMPLE, 2027, tmp_path / f"w{workers}", now=now, workers=workers)
+        assert not result.problems
+        runs[workers] = contents(tmp_path / f"w{workers}")
+    assert runs[2] == runs[1]
+    assert len(runs[1]) == len(sample_rows()) + 1  # and the manifest

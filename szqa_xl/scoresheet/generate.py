@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from szqa_xl.problems import Problem
@@ -16,6 +18,7 @@ from szqa_xl.scoresheet.layout import Issue, PreviousStage, plan_scoresheet
 from szqa_xl.scoresheet.roster import RosterRow, read_roster
 from szqa_xl.standards.load import builtin_standard, fingerprint
 from szqa_xl.xlsx.atomic import write_text
+from szqa_xl.xlsx.forking import run_shared
 from szqa_xl.xlsx.writer import render
 
 MANIFEST_COLUMNS = (
@@ -70,11 +73,15 @@ def generate(
     progress: Callable[[int, int], None] | None = None,
     now: datetime | None = None,
     previous: dict[tuple[str, str], PreviousStage] | None = None,
+    workers: int = 2,
 ) -> GenerateResult:
     """Write one scoresheet per roster row; nothing is written when the roster has problems.
 
     ``previous`` ((award category, applicant id) -> the previous stage's consensus) seeds a later
-    stage's scoresheets; an applicant of the roster without one is a problem of the roster."""
+    stage's scoresheets; an applicant of the roster without one is a problem of the roster.
+    The scoresheets are independent: ``workers`` - 1 forked helpers write them with this process
+    (``xlsx.forking.run_shared``; one process where fork is not used); the issue ids and the
+    manifest are made here, in roster order."""
     out_dir = Path(out_dir)
     rows, problems = read_roster(roster, default_stage=stage)
     if previous is not None:
@@ -90,8 +97,16 @@ def generate(
     if problems:
         return GenerateResult(out_dir, None, [], problems)
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    here = os.getpid()
+
+    def _render_one(std, issue, seed, path, i: int, n: int) -> None:
+        render(plan_scoresheet(std, issue, seed).workbook, path)
+        if progress and os.getpid() == here:  # jobs are taken in order: about i + 1 are done
+            progress(i + 1, n)
+
     manifest_rows = []
     files = []
+    jobs = []
     for i, row in enumerate(rows):
         std = builtin_standard(row.award_category)
         issue = Issue(
@@ -108,7 +123,7 @@ def generate(
         )
         rel = scoresheet_path(row, year)
         seed = None if previous is None else previous[(std.id, row.applicant_id)]
-        render(plan_scoresheet(std, issue, seed).workbook, out_dir / rel)
+        jobs.append(partial(_render_one, std, issue, seed, out_dir / rel, i, len(rows)))
         files.append(out_dir / rel)
         manifest_rows.append(
             {
@@ -126,8 +141,9 @@ def generate(
                 "industry": row.industry,
             }
         )
-        if progress:
-            progress(i + 1, len(rows))
+    run_shared(jobs, workers - 1)
+    if progress:
+        progress(len(rows), len(rows))
     manifest = out_dir / "manifest.csv"
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")

@@ -524,7 +524,7 @@ class _Source:
 def _standard_sources(plan: _Plan, extra: list[Path]) -> tuple[list[_Source], set[Path], list[Problem]]:
     """The YAML of each award category used: the edition whose fingerprint the manifest names (the
     shipped one, or one given in ``extra``); the extras so used are not archived again under extra/."""
-    from szqa_xl.standards.load import FILE_NAMES, StandardError, _standards_dir, fingerprint, load_standard
+    from szqa_xl.standards.load import StandardError, builtin_standard_path, fingerprint, load_standard
     from szqa_xl.standards.models import AWARD_IDS
 
     given: dict[tuple[str, str], Path] = {}
@@ -541,7 +541,7 @@ def _standard_sources(plan: _Plan, extra: list[Path]) -> tuple[list[_Source], se
     for award in AWARD_IDS:
         if award not in plan.categories:
             continue
-        shipped = _standards_dir() / FILE_NAMES[award]
+        shipped = builtin_standard_path(award)
         shipped_fp = fingerprint(load_standard(shipped))
         wanted = sorted(plan.fingerprints.get(award, set())) or [shipped_fp]
         chosen: list[tuple[str, Path]] = []

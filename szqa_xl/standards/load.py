@@ -70,7 +70,14 @@ def builtin_standard(award_id: str) -> Standard:
     """The shipped standard of one award category (economic, culture, …)."""
     if award_id not in FILE_NAMES:
         raise KeyError(f"unknown award category {award_id!r}; expected one of {', '.join(AWARD_IDS)}")
-    return load_standard(_standards_dir() / FILE_NAMES[award_id])
+    return load_standard(builtin_standard_path(award_id))
+
+
+def builtin_standard_path(award_id: str) -> Path:
+    """The YAML file of the shipped standard of one award category (for archiving it as it is)."""
+    if award_id not in FILE_NAMES:
+        raise KeyError(f"unknown award category {award_id!r}; expected one of {', '.join(AWARD_IDS)}")
+    return _standards_dir() / FILE_NAMES[award_id]
 
 
 def builtin_standards() -> list[Standard]:
