@@ -300,3 +300,41 @@ def test_written_side_by_side_as_one_by_one(demo, tmp_path):
     with pytest.raises(FileExistsError):
         write_all(cons, both)
     assert {p: p.read_bytes() for p in both.rglob("*") if p.is_file()} == before
+
+
+def test_only_workbooks_changed_since_they_were_written_are_read_again(demo, tmp_path, monkeypatch):
+    """A re-run reads back only the panel workbooks whose bytes changed since they were written (their
+    SHA-256 is in the index): one opened and saved without a change is read and, untouched, rewritten;
+    one whose panel typed a reason is read and kept; the others are not opened at all."""
+    import szqa_xl.consensus.finalize as finalize
+
+    cons = consolidate_dir(demo.returns, year=2027)
+    out = tmp_path / "out"
+    run = write_panels(cons, out, workers=1)
+    index = read_index(run.folder)
+    names = sorted(index["current"].values())
+    resaved, edited = run.folder / names[0], run.folder / names[1]
+    load_workbook(resaved).save(resaved)
+    entry = index["panels"][edited.name]
+    code = next(iter(entry["inputs"]))
+    sheet, ref = entry["inputs"][code]["reason"].split("!")
+    wb = load_workbook(edited)
+    wb[sheet][ref] = "组内讨论后一致认为证据不足"
+    wb.save(edited)
+    edited_bytes = edited.read_bytes()
+    opened: list[str] = []
+    real = finalize.read_panels
+
+    def recording(paths, workers=2):
+        opened.extend(p.name for p in paths)
+        return real(paths, workers=workers)
+
+    monkeypatch.setattr(finalize, "read_panels", recording)
+    again = write_panels(cons, out, workers=1)
+    assert sorted(opened) == sorted([resaved.name, edited.name])
+    actions = {o.path.name: o.action for o in again.outcomes}
+    assert actions[edited.name] == "kept-edited" and edited.read_bytes() == edited_bytes
+    assert actions[resaved.name] == "written"
+    assert {a for n, a in actions.items() if n != edited.name} == {"written"}
+    rewritten = read_index(run.folder)["panels"][resaved.name]
+    assert rewritten["sha256"] == hashlib.sha256(resaved.read_bytes()).hexdigest()

@@ -199,7 +199,22 @@ def _write_one(job: tuple[PanelInput, str, str]) -> tuple[str, dict]:
     plan = plan_panel(pi)
     with atomic_path(Path(folder) / name) as tmp:
         write(plan.workbook, tmp)
-    return name, _entry(pi, plan, name)
+        digest = _sha256(Path(tmp))
+    return name, {**_entry(pi, plan, name), "sha256": digest}
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _as_written(path: Path, entry: dict) -> bool:
+    """The workbook holds exactly the bytes it was written with (False when it cannot be read:
+    then it is read in a worker, which reports it, and it is never overwritten)."""
+    try:
+        return entry.get("sha256") == _sha256(path)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -258,7 +273,10 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
         for n in (panel_filename(pi), panel_filename(pi).removesuffix(".xlsx") + "_更新统计.xlsx")
         if n in panels and (folder / n).exists()
     ]
-    read = read_panels(on_disk, workers=workers) if on_disk else {}
+    # A workbook whose bytes are still the ones written is untouched: only the others are read
+    # (opened and saved, or edited) to see whether their panel changed anything.
+    touched = [p for p in on_disk if not _as_written(p, panels[p.name])]
+    read = read_panels(touched, workers=workers) if touched else {}
     jobs: list[tuple[PanelInput, str, str]] = []
 
     def edited_inputs(path: Path, entry: dict) -> dict | None:
