@@ -327,8 +327,6 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
 def _finish(prepared: _Prepared, written: list[tuple[str, dict]]) -> PanelRun:
     """Record the workbooks written in the index (atomically, once they are all there)."""
     prepared.index["panels"].update(dict(written))
-    with atomic_path(prepared.run.index) as tmp:
-        Path(tmp).write_text(
-            json.dumps(prepared.index, ensure_ascii=False, indent=1, default=_json_value), encoding="utf-8"
-        )
+    with atomic_path(prepared.run.index) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(prepared.index, fh, ensure_ascii=False, indent=1, default=_json_value)  # written as encoded
     return prepared.run

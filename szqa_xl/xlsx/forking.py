@@ -12,9 +12,12 @@ job runs in this process instead: same results, one core.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -37,18 +40,28 @@ def _claim(counter) -> int:
     return i
 
 
-def _helper(jobs: Sequence[Callable[[], Any]], counter, conn) -> None:
-    """Take jobs in order until none is left; send every result at once (a helper never waits on
-    the pipe while the parent is busy with its own job)."""
-    done: list[tuple[int, Any]] = []
+def _helper(jobs: Sequence[Callable[[], Any]], counter, conn, results: str) -> None:
+    """Take jobs in order until none is left, each result pickled to the file ``results`` as it
+    comes (a helper never holds them all, nor waits on the pipe while the parent is busy with its
+    own job); then say how many there are."""
     try:
-        while (i := _claim(counter)) < len(jobs):
-            done.append((i, jobs[i]()))
-        conn.send(("ok", done))
+        count = 0
+        with open(results, "wb") as fh:
+            while (i := _claim(counter)) < len(jobs):
+                pickle.dump((i, jobs[i]()), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                count += 1
+        conn.send(("ok", count))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("failed", traceback.format_exc()))
     finally:
         conn.close()
+
+
+def _results(path: str, count: int) -> Iterator[tuple[int, Any]]:
+    """The results a helper of this run wrote (this process's own temporary file)."""
+    with open(path, "rb") as fh:
+        for _ in range(count):
+            yield pickle.load(fh)
 
 
 def run_shared(
@@ -57,7 +70,8 @@ def run_shared(
     """Run ``first()`` here while ``helpers`` forked processes take ``jobs`` in order; once
     ``first`` is done this process takes jobs too.  Every job's result, in job order.
 
-    The jobs are never pickled (they may close over anything); their results are.
+    The jobs are never pickled (they may close over anything); their results are,
+    to a temporary file of each helper as they come, read back here at the end.
     A job that raises in a helper stops that helper and is raised here as
     :class:`HelperFailed` once this process's own work is done; a helper that dies
     is one too.  Without fork, with ``helpers`` < 1 or with no jobs, everything
@@ -72,35 +86,37 @@ def run_shared(
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     started = []
-    try:
-        for _ in range(n):
-            mine, theirs = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_helper, args=(jobs, counter, theirs), daemon=True)
-            proc.start()
-            theirs.close()
-            started.append((proc, mine))
-        if first is not None:
-            first()
-        results: dict[int, Any] = {}
-        while (i := _claim(counter)) < len(jobs):
-            results[i] = jobs[i]()
-        for proc, conn in started:
-            try:
-                status, payload = conn.recv()
-            except EOFError:
+    with tempfile.TemporaryDirectory(prefix="szqa-xl-jobs-") as tmp:
+        try:
+            for k in range(n):
+                mine, theirs = ctx.Pipe(duplex=False)
+                path = os.path.join(tmp, f"helper{k}.pickle")
+                proc = ctx.Process(target=_helper, args=(jobs, counter, theirs, path), daemon=True)
+                proc.start()
+                theirs.close()
+                started.append((proc, mine, path))
+            if first is not None:
+                first()
+            results: dict[int, Any] = {}
+            while (i := _claim(counter)) < len(jobs):
+                results[i] = jobs[i]()
+            for proc, conn, path in started:
+                try:
+                    status, payload = conn.recv()
+                except EOFError:
+                    proc.join()
+                    raise HelperFailed(f"a helper process died (exit code {proc.exitcode})") from None
+                if status != "ok":
+                    raise HelperFailed(payload)
+                results.update(_results(path, payload))
                 proc.join()
-                raise HelperFailed(f"a helper process died (exit code {proc.exitcode})") from None
-            if status != "ok":
-                raise HelperFailed(payload)
-            results.update(payload)
-            proc.join()
-        missing = [i for i in range(len(jobs)) if i not in results]
-        if missing:  # a job claimed and not answered cannot happen unless a helper lost it
-            raise HelperFailed(f"jobs {missing[:5]} were not done")
-        return [results[i] for i in range(len(jobs))]
-    finally:
-        for proc, conn in started:
-            if proc.is_alive():
-                proc.kill()
-            proc.join()
-            conn.close()
+        finally:
+            for proc, conn, _ in started:
+                if proc.is_alive():
+                    proc.kill()
+                proc.join()
+                conn.close()
+    missing = [i for i in range(len(jobs)) if i not in results]
+    if missing:  # a job claimed and not answered cannot happen unless a helper lost it
+        raise HelperFailed(f"jobs {missing[:5]} were not done")
+    return [results[i] for i in range(len(jobs))]
