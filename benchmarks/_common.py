@@ -341,12 +341,12 @@ def machine() -> dict[str, str]:
 
 
 def package_state() -> str:
-    """Which package source was measured: newest mtime and a short hash of szqa_xl/*.py."""
+    """Which package source was measured: newest mtime and a short hash of every szqa_xl/**/*.py."""
     import hashlib
 
     import szqa_xl
 
-    files = sorted(Path(szqa_xl.__file__).parent.glob("*.py"))
+    files = sorted(Path(szqa_xl.__file__).parent.rglob("*.py"))
     h = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
     newest = max(f.stat().st_mtime for f in files)
     return f"szqa_xl sources {h}, newest {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(newest))} UTC"

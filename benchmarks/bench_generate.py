@@ -6,8 +6,8 @@ Run on demand (not part of the test suite):
     python benchmarks/bench_generate.py --n 200 --repeats 1
 
 Each repeat calls ``szqa_xl.scoresheet.generate.generate(roster, 2027, out)`` on a roster of N rows (panels
-of 5 examiners, the six award categories in turn, as in bench_consolidate) in one process and
-reports seconds per file.  The baseline is one plain openpyxl load-and-save of the same
+of 5 examiners, the six award categories in turn, as in bench_consolidate) with its default workers
+(this process and one forked helper) and reports seconds per file.  The baseline is one plain openpyxl load-and-save of the same
 template: ``generate_blank(category)`` once, then ``openpyxl.load_workbook(blank)`` +
 ``wb.save(copy)`` timed (median of ``--baseline-repeats``) for each category; the ratio uses the
 roster's category mix.
