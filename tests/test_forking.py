@@ -40,12 +40,26 @@ def test_the_first_job_runs_here_while_helpers_take_the_others() -> None:
 
 
 @needs_fork
-def test_a_failing_job_in_a_helper_is_raised_with_its_traceback() -> None:
+def test_a_failing_job_in_a_helper_is_raised_here_with_the_helpers_traceback() -> None:
     def boom() -> None:
-        raise ValueError("bad plan for 共识表")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left") as info:
+        run_shared([boom, lambda: 1], 1, first=lambda: time.sleep(0.2))
+    assert isinstance(info.value.__cause__, HelperFailed)
+    assert "in boom" in str(info.value.__cause__)  # where it happened, in the helper
+
+
+@needs_fork
+def test_an_exception_that_cannot_be_pickled_is_still_reported() -> None:
+    class Local(Exception):  # a local class cannot be pickled
+        pass
+
+    def boom() -> None:
+        raise Local("bad plan for 共识表")
 
     with pytest.raises(HelperFailed, match="bad plan for 共识表"):
-        run_shared([boom, lambda: 1], 1, first=lambda: time.sleep(0.2))
+        run_shared([boom], 1, first=lambda: time.sleep(0.2))
 
 
 @needs_fork

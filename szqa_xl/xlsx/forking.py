@@ -51,8 +51,12 @@ def _helper(jobs: Sequence[Callable[[], Any]], counter, conn, results: str) -> N
                 pickle.dump((i, jobs[i]()), fh, protocol=pickle.HIGHEST_PROTOCOL)
                 count += 1
         conn.send(("ok", count))
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
-        conn.send(("failed", traceback.format_exc()))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        text = traceback.format_exc()
+        try:
+            conn.send(("failed", (exc, text)))
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled: its traceback only
+            conn.send(("failed", (None, text)))
     finally:
         conn.close()
 
@@ -72,9 +76,10 @@ def run_shared(
 
     The jobs are never pickled (they may close over anything); their results are,
     to a temporary file of each helper as they come, read back here at the end.
-    A job that raises in a helper stops that helper and is raised here as
-    :class:`HelperFailed` once this process's own work is done; a helper that dies
-    is one too.  Without fork, with ``helpers`` < 1 or with no jobs, everything
+    A job that raises in a helper stops that helper; its exception is raised here
+    once this process's own work is done, caused by a :class:`HelperFailed` that
+    holds the helper's traceback (a :class:`HelperFailed` alone when the exception
+    cannot be pickled).  A helper that dies is a :class:`HelperFailed` too.  Without fork, with ``helpers`` < 1 or with no jobs, everything
     runs here in order.  Helpers still running when this returns or raises are
     killed.
     """
@@ -107,7 +112,10 @@ def run_shared(
                     proc.join()
                     raise HelperFailed(f"a helper process died (exit code {proc.exitcode})") from None
                 if status != "ok":
-                    raise HelperFailed(payload)
+                    exc, text = payload
+                    if isinstance(exc, Exception):  # the job's own exception (a full disk stays an OSError)
+                        raise exc from HelperFailed(text)
+                    raise HelperFailed(text)
                 results.update(_results(path, payload))
                 proc.join()
         finally:
