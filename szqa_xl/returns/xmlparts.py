@@ -87,6 +87,23 @@ def _root_reached(*_args: object) -> None:
     raise _RootReached
 
 
+def _refusing(parser: expat.XMLParserType) -> expat.XMLParserType:
+    """``parser`` with a DOCTYPE and every kind of declaration inside one refused (``_Refused``)."""
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    parser.NotationDeclHandler = _refuse
+    return parser
+
+
+def _dtd(part: str) -> XmlProblem:
+    return XmlProblem("dtd", f"{part} 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝")
+
+
+def _malformed(part: str, line: int) -> XmlProblem:
+    return XmlProblem("bad-xml", f"{part} 不是有效的 XML（第 {line} 行附近），文件已损坏或被改动")
+
+
 def root_of(data: bytes, part: str) -> Element:
     """The whole part as a tree, parsed by expat with DTDs and entity declarations refused.
 
@@ -101,11 +118,7 @@ def root_of(data: bytes, part: str) -> Element:
     descends only the few levels a spreadsheet part has, so no nesting depth
     can make it recurse.
     """
-    guard = expat.ParserCreate()
-    guard.StartDoctypeDeclHandler = _refuse
-    guard.EntityDeclHandler = _refuse
-    guard.ExternalEntityRefHandler = _refuse
-    guard.NotationDeclHandler = _refuse
+    guard = _refusing(expat.ParserCreate())
     guard.StartElementHandler = _root_reached
     try:
         try:
@@ -114,10 +127,9 @@ def root_of(data: bytes, part: str) -> Element:
             pass
         return fromstring(data)
     except _Refused as exc:
-        raise XmlProblem("dtd", f"{part} 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝") from exc
+        raise _dtd(part) from exc
     except (expat.ExpatError, ParseError) as exc:
-        line = getattr(exc, "lineno", None) or getattr(exc, "position", (0, 0))[0]
-        raise XmlProblem("bad-xml", f"{part} 不是有效的 XML（第 {line} 行附近），文件已损坏或被改动") from exc
+        raise _malformed(part, getattr(exc, "lineno", None) or getattr(exc, "position", (0, 0))[0]) from exc
 
 
 def parse_ref(ref: str) -> tuple[int, int]:
@@ -374,26 +386,18 @@ class _SheetReader:
         self.inlines = 0
 
     def parse(self, data: bytes) -> SheetView:
-        parser = expat.ParserCreate(namespace_separator="}")
+        parser = _refusing(expat.ParserCreate(namespace_separator="}"))
         parser.buffer_text = True
         parser.buffer_size = 1 << 16
-        parser.StartDoctypeDeclHandler = _refuse
-        parser.EntityDeclHandler = _refuse
-        parser.ExternalEntityRefHandler = _refuse
-        parser.NotationDeclHandler = _refuse
         parser.StartElementHandler = self.start
         parser.EndElementHandler = self.end
         parser.CharacterDataHandler = self.data
         try:
             parser.Parse(data, True)
         except _Refused as exc:
-            raise XmlProblem(
-                "dtd", f"{self.part} 含 DTD/实体声明（可能是 XML 炸弹或 XXE 攻击），已拒绝"
-            ) from exc
+            raise _dtd(self.part) from exc
         except expat.ExpatError as exc:
-            raise XmlProblem(
-                "bad-xml", f"{self.part} 不是有效的 XML（第 {exc.lineno} 行附近），文件已损坏或被改动"
-            ) from exc
+            raise _malformed(self.part, exc.lineno) from exc
         self.view.max_row = self.row_no
         return self.view
 
@@ -483,7 +487,7 @@ class _SheetReader:
             self.values.append("".join(self.texts or ()))
             self.texts = None
         elif where == _TEXT:
-            if self.inline is not None and self.stack[-1] != _SKIP:
+            if self.inline is not None:  # a <t> is read only in the cell's first <is>, or a run of it
                 self.inline.append("".join(self.texts or ()))
             self.texts = None
         elif where == _ROW:
