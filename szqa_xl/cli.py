@@ -145,6 +145,7 @@ def _progress():
         TimeRemainingColumn(),
         console=err,
         transient=True,
+        auto_refresh=False,  # no refresh thread: readers and writers are forked, safely, from one thread
     )
 
 
@@ -199,7 +200,7 @@ def generate_cmd(
             year,
             out,
             stage=stage,
-            progress=lambda i, n: bar.update(task, completed=i, total=n),
+            progress=lambda i, n: bar.update(task, completed=i, total=n, refresh=True),
             previous=seeds,
             workers=workers,
         )
@@ -303,7 +304,7 @@ def consolidate_cmd(
             year=year,
             thresholds=Thresholds(bands_apart, range_points),
             workers=workers,
-            progress=lambda i, n: bar.update(task, completed=i, total=n),
+            progress=lambda i, n: bar.update(task, completed=i, total=n, refresh=True),
             time_limit=time_limit,
         )
     if not any(r.status in ("accepted", "incomplete", "rejected", "duplicate") for r in cons.returns):

@@ -159,6 +159,33 @@ def test_consolidate_all_good_exits_0(issued, tmp_path: Path) -> None:
     )
 
 
+def test_consolidate_forks_its_readers_and_writers_under_the_progress_bar(
+    issued, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress bar runs no thread of its own (a child forked beside it could inherit its lock
+    held forever), so ``szqa consolidate`` still reads and writes on both cores."""
+    import szqa_xl.returns.isolation
+    import szqa_xl.xlsx.forking
+
+    seen: list[bool] = []
+    real = szqa_xl.xlsx.forking.fork_is_safe_now
+
+    def watched() -> bool:
+        seen.append(real())
+        return seen[-1]
+
+    monkeypatch.setattr(szqa_xl.xlsx.forking, "fork_is_safe_now", watched)
+    monkeypatch.setattr(szqa_xl.returns.isolation, "fork_is_safe_now", watched)
+    returns = tmp_path / "returns"
+    for i, ex in enumerate(("E01", "E02", "E03")):
+        _fill(issued, ex, returns, full_scores("economic", 50 + 5 * i))
+    res = runner.invoke(app, ["consolidate", str(returns), "-o", str(tmp_path / "out"), "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    if szqa_xl.xlsx.forking.can_fork():
+        assert len(seen) >= 2 and all(seen), seen  # the readers and the output helpers
+    assert (tmp_path / "out" / "consolidated.xlsx").exists()
+
+
 def test_consolidate_with_rejected_and_missing_exits_1_and_refuses_overwrite(issued, tmp_path: Path) -> None:
     _, manifest, _ = issued
     returns = tmp_path / "returns"

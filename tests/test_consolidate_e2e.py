@@ -772,6 +772,30 @@ def test_workbook_is_the_same_whether_helpers_write_some_sheets_or_not(
     assert any("方法系统，覆盖主要业务".encode() in parts[1][n] for n in sheets)  # examiners' comments
 
 
+def test_a_consolidation_run_in_a_thread_spawns_its_readers_and_gives_the_same_files(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """Beside another thread nothing is forked (a child would inherit that thread's locks held
+    forever): the readers are spawned and the outputs written in this process, to the same files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run():
+        cons = consolidate_dir(scenario.returns, manifest=scenario.manifest, workers=2)
+        return cons, write_outputs(scenario.cons, tmp_path / "from-a-thread", workers=2)
+
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        cons, paths = ex.submit(run).result(timeout=600)
+    assert [(r.status, r.file, r.reasons) for r in cons.returns] == [
+        (r.status, r.file, r.reasons) for r in scenario.cons.returns
+    ]
+    assert scores_csv(cons.tidy) == scores_csv(scenario.cons.tidy)
+    assert paths["csv"].read_bytes() == scenario.paths["csv"].read_bytes()
+    with zipfile.ZipFile(paths["workbook"]) as a, zipfile.ZipFile(scenario.paths["workbook"]) as b:
+        assert {n: a.read(n) for n in a.namelist() if n != "docProps/core.xml"} == {
+            n: b.read(n) for n in b.namelist() if n != "docProps/core.xml"
+        }
+
+
 # -- 6. outputs are not overwritten without force --------------------------------------------
 
 

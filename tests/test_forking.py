@@ -76,3 +76,22 @@ def test_without_fork_everything_runs_here(monkeypatch: pytest.MonkeyPatch) -> N
     order: list[str] = []
     out = run_shared([lambda: order.append("job") or os.getpid()], 2, first=lambda: order.append("first"))
     assert out == [os.getpid()] and order == ["first", "job"]
+
+
+@needs_fork
+def test_no_helper_is_forked_while_another_thread_runs() -> None:
+    # A helper forked now would inherit ``lock`` held by a thread it does not have, and wait for
+    # it forever (as one CI run did, with two consolidations in threads of one process).
+    lock = threading.Lock()
+    lock.acquire()
+    other = threading.Timer(0.3, lock.release)
+    other.start()
+
+    def job() -> int:
+        with lock:
+            return os.getpid()
+
+    try:
+        assert run_shared([job] * 4, 2) == [os.getpid()] * 4
+    finally:
+        other.join()

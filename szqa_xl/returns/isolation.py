@@ -8,7 +8,8 @@ comes through :func:`read_bounded`, so none of them can be stalled or killed by
 a file.  When the caller stops (an exception, Ctrl-C) every worker is killed
 before the exception goes on: no process is left behind.
 
-Workers are forked where fork is safe (Linux), so they inherit the parsed
+Workers are forked where fork is safe (Linux, while this process has one
+thread), so they inherit the parsed
 standards and templates; elsewhere they are spawned.  The memory limit is an
 address-space limit set in the worker (``resource.RLIMIT_AS``) where the
 platform enforces one; on Windows only the time limit applies.
@@ -31,10 +32,13 @@ from pathlib import Path
 from szqa_xl.problems import Problem
 from szqa_xl.returns import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
 from szqa_xl.returns.reader import ReturnFile, read_return
+from szqa_xl.xlsx.forking import fork_is_safe_now
 
 
 def _context():
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    # Fork only while this process has one thread (see ``fork_is_safe_now``); spawned workers
+    # import what they need instead, slower to start but safe beside any thread.
+    method = "fork" if sys.platform.startswith("linux") and fork_is_safe_now() else "spawn"
     return get_context(method)
 
 

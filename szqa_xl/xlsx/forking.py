@@ -5,8 +5,9 @@ memory: the consolidated workbook (one indivisible job: a workbook cannot be
 shared between processes), scores.csv and a panel workbook per applicant.  A
 forked helper (``multiprocessing.Process`` with the fork start method) inherits
 the jobs as closures, so nothing large is pickled: only each job's small result
-travels back.  Where fork is not available or not safe (Windows, macOS) every
-job runs in this process instead: same results, one core.
+travels back.  Where fork is not available or not safe (Windows, macOS, or while another
+thread of this process runs) every job runs in this process instead: same
+results, one core.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -27,6 +29,14 @@ def can_fork() -> bool:
     """Fork is used where it is safe with the libraries loaded: not on Windows (no fork) nor on
     macOS, where a forked child of a process that touched system frameworks may crash."""
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def fork_is_safe_now() -> bool:
+    """Fork only from a process whose one thread is this one: a child forked while another
+    thread holds a lock (an import, a file's buffer, a caller's own lock) inherits it held by
+    a thread that does not exist there, and waits for it forever.  Two consolidations run in
+    threads of one process, or a progress display refreshing from its own thread, would hang."""
+    return can_fork() and threading.active_count() == 1
 
 
 class HelperFailed(RuntimeError):
@@ -79,12 +89,13 @@ def run_shared(
     A job that raises in a helper stops that helper; its exception is raised here
     once this process's own work is done, caused by a :class:`HelperFailed` that
     holds the helper's traceback (a :class:`HelperFailed` alone when the exception
-    cannot be pickled).  A helper that dies is a :class:`HelperFailed` too.  Without fork, with ``helpers`` < 1 or with no jobs, everything
+    cannot be pickled).  A helper that dies is a :class:`HelperFailed` too.  Without fork, while
+    another thread of this process is running, with ``helpers`` < 1 or with no jobs, everything
     runs here in order.  Helpers still running when this returns or raises are
     killed.
     """
     n = min(helpers, len(jobs))
-    if n < 1 or not can_fork():
+    if n < 1 or not fork_is_safe_now():
         if first is not None:
             first()
         return [job() for job in jobs]
