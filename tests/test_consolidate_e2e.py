@@ -779,12 +779,16 @@ def test_a_consolidation_run_in_a_thread_spawns_its_readers_and_gives_the_same_f
     forever): the readers are spawned and the outputs written in this process, to the same files."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import szqa_xl.returns.isolation
+
     def run():
+        method = szqa_xl.returns.isolation._context().get_start_method()
         cons = consolidate_dir(scenario.returns, manifest=scenario.manifest, workers=2)
-        return cons, write_outputs(scenario.cons, tmp_path / "from-a-thread", workers=2)
+        return method, cons, write_outputs(scenario.cons, tmp_path / "from-a-thread", workers=2)
 
     with ThreadPoolExecutor(max_workers=1) as ex:
-        cons, paths = ex.submit(run).result(timeout=600)
+        method, cons, paths = ex.submit(run).result(timeout=600)
+    assert method == "spawn"
     assert [(r.status, r.file, r.reasons) for r in cons.returns] == [
         (r.status, r.file, r.reasons) for r in scenario.cons.returns
     ]
