@@ -10,9 +10,9 @@ before the exception goes on: no process is left behind.
 
 Workers are forked where fork is safe (Linux, while this process has one
 thread), so they inherit the parsed standards and templates; elsewhere they are
-spawned.  The memory limit is an
-address-space limit set in the worker (``resource.RLIMIT_AS``) where the
-platform enforces one; on Windows only the time limit applies.
+spawned.  The memory limit is an address-space limit set in the worker
+(``resource.RLIMIT_AS``) where the platform enforces one; on Windows only the
+time limit applies.
 """
 
 from __future__ import annotations

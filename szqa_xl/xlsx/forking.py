@@ -5,9 +5,9 @@ memory: the consolidated workbook (one indivisible job: a workbook cannot be
 shared between processes), scores.csv and a panel workbook per applicant.  A
 forked helper (``multiprocessing.Process`` with the fork start method) inherits
 the jobs as closures, so nothing large is pickled: only each job's small result
-travels back.  Where fork is not available or not safe (Windows, macOS, or while another
-thread of this process runs) every job runs in this process instead: same
-results, one core.
+travels back.  Where fork is not available or not safe (Windows, macOS, or
+while another thread of this process runs) every job runs in this process
+instead: same results, one core.
 """
 
 from __future__ import annotations
