@@ -91,30 +91,48 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
             kinds.setdefault(key, rec.applicant_kind or "organisation")
             industries.setdefault(key, rec.industry)
             built.setdefault(key, []).append((rec.issue_id, rec.sha256))
-    stats_by = {tuple(str(x) for x in k): g for k, g in cons.stats.groupby(GROUP, sort=False, observed=True)}
-    for key, g in cons.scores.groupby(GROUP, sort=False, observed=True):
-        key = tuple(str(k) for k in key)
-        examiners: dict[str, str] = {}
-        for e, n in zip(g["examiner_id"], g["examiner_name"], strict=True):
-            examiners.setdefault(str(e), str(n))
-        ex = tuple(sorted(examiners.items()))
-        pcts = {
-            (str(u), str(e)): _num(p) for u, e, p in zip(g["unit"], g["examiner_id"], g["pct"], strict=True)
-        }
-        st = stats_by.get(key)
-        medians, ranges, spreads, flags = {}, {}, {}, {}
-        if st is not None:
-            for row in st.itertuples(index=False):
-                medians[row.unit] = _num(row.median)
-                ranges[row.unit] = _num(row.range_points)
-                spreads[row.unit] = _num(row.spread_bands)
-                flags[row.unit] = bool(row.flag) if row.flag is not pd.NA else False
-        texts = cons.comments.of_files(g["file_no"])
-        comments: dict[str, list[tuple[str, str, str]]] = {}
-        for f, u, e in zip(g["file_no"], g["unit"], g["examiner_id"], strict=True):
-            found = texts.get((int(f), str(u)))
-            if found and (found[0] or found[1]):
-                comments.setdefault(str(u), []).append((str(e), found[0] or "", found[1] or ""))
+    # One pass over plain columns (as groupby(sort=False) orders groups: by first appearance); a
+    # pandas group per applicant would cost a frame per applicant for what is a few dict entries.
+    stats: dict[tuple, dict[str, dict]] = {}
+    st = cons.stats
+    for *key_values, unit, median, range_points, spread, flag in zip(
+        *(st[c].tolist() for c in (*GROUP, "unit", "median", "range_points", "spread_bands", "flag")),
+        strict=True,
+    ):
+        if any(pd.isna(v) for v in key_values):
+            continue  # as groupby leaves out a group whose key is missing
+        by = stats.setdefault(tuple(str(v) for v in key_values), {"m": {}, "r": {}, "s": {}, "f": {}})
+        by["m"][unit] = _num(median)
+        by["r"][unit] = _num(range_points)
+        by["s"][unit] = _num(spread)
+        by["f"][unit] = bool(flag) if flag is not pd.NA else False
+    sc = cons.scores
+    texts = cons.comments.of_files(sc["file_no"])
+    groups: dict[tuple, dict] = {}
+    for *key_values, name, e, en, u, p, f in zip(
+        *(
+            sc[c].tolist()
+            for c in (*GROUP, "applicant_name", "examiner_id", "examiner_name", "unit", "pct", "file_no")
+        ),
+        strict=True,
+    ):
+        if any(pd.isna(v) for v in key_values):
+            continue
+        key = tuple(str(v) for v in key_values)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {"name": str(name), "examiners": {}, "pcts": {}, "comments": {}}
+        g["examiners"].setdefault(str(e), str(en))
+        g["pcts"][(str(u), str(e))] = _num(p)
+        found = texts.get((int(f), str(u)))
+        if found and (found[0] or found[1]):
+            g["comments"].setdefault(str(u), []).append((str(e), found[0] or "", found[1] or ""))
+    for key, g in groups.items():
+        ex = tuple(sorted(g["examiners"].items()))
+        pcts = g["pcts"]
+        by = stats.get(key, {"m": {}, "r": {}, "s": {}, "f": {}})
+        medians, ranges, spreads, flags = by["m"], by["r"], by["s"], by["f"]
+        comments: dict[str, list[tuple[str, str, str]]] = g["comments"]
         for entries in comments.values():
             entries.sort()
         out.append(
@@ -123,7 +141,7 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
                 award_category=key[1],
                 stage=key[2],
                 applicant_id=key[3],
-                applicant_name=str(g["applicant_name"].iloc[0]),
+                applicant_name=g["name"],
                 applicant_kind=kinds.get(key, "organisation"),
                 industry=industries.get(key, ""),
                 examiners=ex,

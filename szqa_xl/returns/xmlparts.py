@@ -327,12 +327,221 @@ def worksheet(
     Only the elements a spreadsheet reads are looked at (``dimension``,
     ``sheetData/row/c/{f,v,is}``, ``mergeCells/mergeCell``); the content of any
     other element is skipped whatever it holds.
+
+    The parser's callbacks run once per element, so they are closures over
+    local state (cheaper to reach than an object's attributes), with the state
+    of the element being read kept apart from the stack of those it is in.
     """
-    return _SheetReader(part, strings, formats, date1904, max_rows, max_cols).parse(data)
+    view = SheetView()
+    values, styles, formulas = view.values, view.styles, view.formulas
+    date_styles = _date_styles(tuple(formats))
+    n_formats = len(formats)
+    stack: list[int] = []  # the states of the elements the current one is in
+    push, pop = stack.append, stack.pop
+    where = _DOC  # the state of the element being read (its content decides what comes next)
+    blocks = 0  # sheetData elements seen
+    row_no = col_no = max_col = 0
+    texts: list[str] | None = None  # character data of the <v> or <t> being read
+    # the cell being read
+    pos = (0, 0)
+    kind = "n"
+    style = 0
+    children = 0
+    formula = False
+    v_texts: list[str] = []  # the text of each <v>
+    nested_text = False  # an element inside a <t> of its inline string
+    inline: list[str] | None = None  # the text pieces of its (first) <is>
+    inlines = 0
+
+    def on_data(text: str) -> None:
+        if texts is not None:
+            texts.append(text)
+
+    def on_start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal where, blocks, row_no, col_no, texts, pos, kind, style, children, formula, v_texts
+        nonlocal nested_text, inline, inlines
+        push(where)
+        if where == _CELL:
+            children += 1
+            if name == N_V:
+                texts = []
+                where = _V
+            elif name == N_IS:
+                inlines += 1
+                if inlines == 1:
+                    inline = []
+                    where = _IS
+                else:
+                    where = _SKIP
+            elif name == N_F:
+                if not formula:
+                    formula = True
+                    ref = attrs.get("ref")
+                    if ref and attrs.get("t") in ("array", "dataTable"):  # their results fill the whole
+                        # range; a shared formula's ref only bounds the cells with their own <f t="shared">
+                        view.formula_ranges.append(parse_range(ref))
+                where = _LEAF
+            else:
+                where = _SKIP
+        elif where == _IS or where == _RUN:
+            if name == N_T:
+                texts = []
+                where = _TEXT
+            elif name == N_R and where == _IS:
+                where = _RUN
+            else:
+                where = _SKIP
+        elif where == _ROW:
+            if name != N_C:
+                where = _SKIP
+                return
+            where = _CELL
+            ref = attrs.get("r")
+            if ref is not None:
+                rc = _REF_CACHE.get(ref)
+                if rc is None:
+                    rc = parse_ref(ref)
+                    if len(_REF_CACHE) < 100_000:
+                        _REF_CACHE[ref] = rc
+                rr, cc = rc
+                if cc > max_cols:
+                    raise UsedRange(rr, cc, (max_rows, max_cols))
+                if rr != row_no:
+                    raise XmlProblem("bad-xml", f"单元格 {ref} 不在它所在的第 {row_no} 行，文件被改动", ref)
+                if cc <= col_no:
+                    raise XmlProblem("bad-xml", f"单元格 {ref} 重复或顺序颠倒，文件被改动", ref)
+            else:
+                cc = col_no + 1
+                if cc > max_cols:
+                    raise UsedRange(row_no, cc, (max_rows, max_cols))
+            col_no = cc
+            pos = (row_no, cc)
+            kind = attrs.get("t", "n")
+            if kind not in CELL_TYPES:
+                raise XmlProblem("bad-xml", f"单元格类型 {kind[:10]!r} 无效，文件被改动", cell_name(pos))
+            s = attrs.get("s")
+            style = 0
+            if s is not None:
+                style = _STYLE_CACHE.get(s)
+                if style is None:
+                    style = _int(s, part)
+                if style >= n_formats and (n_formats or style):
+                    raise XmlProblem("bad-xml", f"单元格样式 {style} 不存在，文件被改动", cell_name(pos))
+                styles[pos] = style
+            children = 0
+            formula = False
+            v_texts = []
+            inline = None
+            inlines = 0
+            nested_text = False
+        elif where == _SHEETDATA:
+            if name != N_ROW:
+                where = _SKIP
+                return
+            where = _ROW
+            r = attrs.get("r")
+            new = _int(r, part) if r is not None else row_no + 1
+            if new > max_rows:
+                raise UsedRange(new, 1, (max_rows, max_cols))
+            if new <= row_no:
+                raise XmlProblem("bad-xml", f"第 {new} 行重复或顺序颠倒，文件被改动")
+            row_no = new
+            col_no = 0
+        elif where == _SKIP or where == _LEAF:
+            where = _SKIP
+        elif where == _TEXT:  # refused if the cell is read as an inline string (see on_end)
+            nested_text = True
+            where = _SKIP
+        elif where == _V:
+            raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(pos))
+        elif where == _ROOT:
+            if name == N_SHEETDATA:
+                blocks += 1
+                if blocks > 1:
+                    raise XmlProblem("bad-xml", f"{part} 含多个单元格数据区，文件被改动")
+                where = _SHEETDATA
+            elif name == N_DIMENSION:
+                r1, c1, r2, c2 = parse_range(attrs.get("ref", "A1"))
+                if r2 > max_rows or c2 > max_cols:
+                    raise UsedRange(r2, c2, (max_rows, max_cols))
+                where = _SKIP
+            elif name == N_MERGECELLS:
+                where = _MERGES
+            else:
+                where = _SKIP
+        elif where == _DOC:
+            if name != N_WORKSHEET:
+                raise XmlProblem("bad-xml", f"{part} 不是工作表，文件已损坏或被改动")
+            where = _ROOT
+        elif where == _MERGES and name == N_MERGE:
+            view.merges.append(parse_range(attrs.get("ref", "")))
+            where = _SKIP
+        else:
+            where = _SKIP
+
+    def on_end(_name: str) -> None:
+        nonlocal where, texts, max_col
+        ended = where
+        where = pop()
+        if ended == _CELL:
+            if not children:  # no value, no formula: an empty (styled) cell
+                if kind == "e":
+                    values[pos] = ErrorValue("#VALUE!")
+                return
+            if formula:
+                formulas.add(pos)
+            if len(v_texts) > 1:
+                raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
+            if nested_text and kind == "inlineStr":
+                raise XmlProblem("bad-xml", f"{part} 的文本元素里含其他元素，文件被改动", cell_name(pos))
+            if kind == "inlineStr":  # the two kinds a scoresheet is mostly made of, decided here
+                value = unescape("".join(inline)) if inline is not None else None
+            elif kind == "n" and v_texts and v_texts[0] and style not in date_styles:
+                value = _number(v_texts[0], pos)
+            else:
+                value = _value(
+                    kind,
+                    v_texts[0] if v_texts else None,
+                    inline,
+                    style,
+                    pos,
+                    strings,
+                    formats,
+                    date_styles,
+                    date1904,
+                )
+            if value is not None:
+                values[pos] = value
+        elif ended == _V:
+            v_texts.append("".join(texts or ()))
+            texts = None
+        elif ended == _TEXT:
+            if inline is not None:  # a <t> is read only in the cell's first <is>, or a run of it
+                inline.append("".join(texts or ()))
+            texts = None
+        elif ended == _ROW:
+            if col_no > max_col:
+                max_col = col_no
+
+    parser = _refusing(expat.ParserCreate(namespace_separator="}"))
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    parser.StartElementHandler = on_start
+    parser.EndElementHandler = on_end
+    parser.CharacterDataHandler = on_data
+    try:
+        parser.Parse(data, True)
+    except _Refused as exc:
+        raise _dtd(part) from exc
+    except expat.ExpatError as exc:
+        raise _malformed(part, exc.lineno) from exc
+    view.max_row = row_no
+    view.max_col = max_col
+    return view
 
 
-# Where the streaming reader is, by the element it is inside (the top of its stack).
-_SKIP, _ROOT, _SHEETDATA, _MERGES, _ROW, _CELL, _V, _IS, _RUN, _TEXT, _LEAF = range(11)
+# Where the streaming reader is, by the element it is inside.
+_SKIP, _ROOT, _SHEETDATA, _MERGES, _ROW, _CELL, _V, _IS, _RUN, _TEXT, _LEAF, _DOC = range(12)
 _NS_M = MAIN_NS + "}"  # expat's spelling of a name in the main namespace, with "}" as the separator
 N_WORKSHEET, N_SHEETDATA, N_DIMENSION, N_MERGECELLS, N_MERGE, N_ROW, N_C, N_F, N_V, N_IS, N_T, N_R = (
     _NS_M + t
@@ -351,226 +560,6 @@ N_WORKSHEET, N_SHEETDATA, N_DIMENSION, N_MERGECELLS, N_MERGE, N_ROW, N_C, N_F, N
         "r",
     )
 )
-
-
-class _SheetReader:
-    """One worksheet part read by expat's callbacks into a :class:`SheetView` (see :func:`worksheet`)."""
-
-    def __init__(
-        self,
-        part: str,
-        strings: list[str],
-        formats: list[str],
-        date1904: bool,
-        max_rows: int,
-        max_cols: int,
-    ) -> None:
-        self.part, self.strings, self.formats, self.date1904 = part, strings, formats, date1904
-        self.max_rows, self.max_cols = max_rows, max_cols
-        self.date_styles = _date_styles(tuple(formats))
-        self.view = SheetView()
-        self.stack: list[int] = []
-        self.blocks = 0  # sheetData elements seen
-        self.row_no = 0
-        self.col_no = 0
-        self.texts: list[str] | None = None  # character data of the <v> or <t> being read
-        # the cell being read
-        self.pos = (0, 0)
-        self.kind = "n"
-        self.style = 0
-        self.children = 0
-        self.formula = False
-        self.values: list[str] = []  # the text of each <v>
-        self.nested_text = False  # an element inside a <t> of its inline string
-        self.inline: list[str] | None = None  # the text pieces of its (first) <is>
-        self.inlines = 0
-
-    def parse(self, data: bytes) -> SheetView:
-        parser = _refusing(expat.ParserCreate(namespace_separator="}"))
-        parser.buffer_text = True
-        parser.buffer_size = 1 << 16
-        parser.StartElementHandler = self.start
-        parser.EndElementHandler = self.end
-        parser.CharacterDataHandler = self.data
-        try:
-            parser.Parse(data, True)
-        except _Refused as exc:
-            raise _dtd(self.part) from exc
-        except expat.ExpatError as exc:
-            raise _malformed(self.part, exc.lineno) from exc
-        self.view.max_row = self.row_no
-        return self.view
-
-    def data(self, text: str) -> None:
-        if self.texts is not None:
-            self.texts.append(text)
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        stack = self.stack
-        if not stack:
-            if name != N_WORKSHEET:
-                raise XmlProblem("bad-xml", f"{self.part} 不是工作表，文件已损坏或被改动")
-            stack.append(_ROOT)
-            return
-        where = stack[-1]
-        if where == _CELL:
-            self.children += 1
-            if name == N_V:
-                self.texts = []
-                stack.append(_V)
-            elif name == N_IS:
-                self.inlines += 1
-                if self.inlines == 1:
-                    self.inline = []
-                stack.append(_IS if self.inlines == 1 else _SKIP)
-            elif name == N_F:
-                if not self.formula:
-                    self.formula = True
-                    ref = attrs.get("ref")
-                    if ref and attrs.get("t") in ("array", "dataTable"):  # their results fill the whole
-                        # range; a shared formula's ref only bounds the cells with their own <f t="shared">
-                        self.view.formula_ranges.append(parse_range(ref))
-                stack.append(_LEAF)
-            else:
-                stack.append(_SKIP)
-        elif where == _ROW:
-            if name == N_C:
-                self.start_cell(attrs)
-                stack.append(_CELL)
-            else:
-                stack.append(_SKIP)
-        elif where == _SHEETDATA:
-            if name == N_ROW:
-                self.start_row(attrs)
-                stack.append(_ROW)
-            else:
-                stack.append(_SKIP)
-        elif where == _IS or where == _RUN:
-            if name == N_T:
-                self.texts = []
-                stack.append(_TEXT)
-            elif name == N_R and where == _IS:
-                stack.append(_RUN)
-            else:
-                stack.append(_SKIP)
-        elif where == _TEXT:  # refused if the cell is read as an inline string (see end_cell)
-            self.nested_text = True
-            stack.append(_SKIP)
-        elif where == _V:
-            raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(self.pos))
-        elif where == _ROOT:
-            if name == N_SHEETDATA:
-                self.blocks += 1
-                if self.blocks > 1:
-                    raise XmlProblem("bad-xml", f"{self.part} 含多个单元格数据区，文件被改动")
-                stack.append(_SHEETDATA)
-            elif name == N_DIMENSION:
-                r1, c1, r2, c2 = parse_range(attrs.get("ref", "A1"))
-                if r2 > self.max_rows or c2 > self.max_cols:
-                    raise UsedRange(r2, c2, (self.max_rows, self.max_cols))
-                stack.append(_SKIP)
-            elif name == N_MERGECELLS:
-                stack.append(_MERGES)
-            else:
-                stack.append(_SKIP)
-        elif where == _MERGES and name == N_MERGE:
-            self.view.merges.append(parse_range(attrs.get("ref", "")))
-            stack.append(_SKIP)
-        else:
-            stack.append(_SKIP)
-
-    def end(self, _name: str) -> None:
-        where = self.stack.pop()
-        if where == _CELL:
-            self.end_cell()
-        elif where == _V:
-            self.values.append("".join(self.texts or ()))
-            self.texts = None
-        elif where == _TEXT:
-            if self.inline is not None:  # a <t> is read only in the cell's first <is>, or a run of it
-                self.inline.append("".join(self.texts or ()))
-            self.texts = None
-        elif where == _ROW:
-            if self.col_no > self.view.max_col:
-                self.view.max_col = self.col_no
-
-    def start_row(self, attrs: dict[str, str]) -> None:
-        r = attrs.get("r")
-        new = _int(r, self.part) if r is not None else self.row_no + 1
-        if new > self.max_rows:
-            raise UsedRange(new, 1, (self.max_rows, self.max_cols))
-        if new <= self.row_no:
-            raise XmlProblem("bad-xml", f"第 {new} 行重复或顺序颠倒，文件被改动")
-        self.row_no = new
-        self.col_no = 0
-
-    def start_cell(self, attrs: dict[str, str]) -> None:
-        ref = attrs.get("r")
-        row_no = self.row_no
-        if ref is not None:
-            rc = _REF_CACHE.get(ref)
-            if rc is None:
-                rc = parse_ref(ref)
-                if len(_REF_CACHE) < 100_000:
-                    _REF_CACHE[ref] = rc
-            rr, cc = rc
-            if cc > self.max_cols:
-                raise UsedRange(rr, cc, (self.max_rows, self.max_cols))
-            if rr != row_no:
-                raise XmlProblem("bad-xml", f"单元格 {ref} 不在它所在的第 {row_no} 行，文件被改动", ref)
-            if cc <= self.col_no:
-                raise XmlProblem("bad-xml", f"单元格 {ref} 重复或顺序颠倒，文件被改动", ref)
-        else:
-            cc = self.col_no + 1
-            if cc > self.max_cols:
-                raise UsedRange(row_no, cc, (self.max_rows, self.max_cols))
-        self.col_no = cc
-        pos = self.pos = (row_no, cc)
-        kind = self.kind = attrs.get("t", "n")
-        if kind not in CELL_TYPES:
-            raise XmlProblem("bad-xml", f"单元格类型 {kind[:10]!r} 无效，文件被改动", cell_name(pos))
-        s = attrs.get("s")
-        style = 0
-        if s is not None:
-            style = _STYLE_CACHE.get(s)
-            if style is None:
-                style = _int(s, self.part)
-            if style >= len(self.formats) and (self.formats or style):
-                raise XmlProblem("bad-xml", f"单元格样式 {style} 不存在，文件被改动", cell_name(pos))
-            self.view.styles[pos] = style
-        self.style = style
-        self.children = 0
-        self.formula = False
-        self.values = []
-        self.inline = None
-        self.inlines = 0
-        self.nested_text = False
-
-    def end_cell(self) -> None:
-        pos, kind, view = self.pos, self.kind, self.view
-        if not self.children:  # no value, no formula: an empty (styled) cell
-            if kind == "e":
-                view.values[pos] = ErrorValue("#VALUE!")
-            return
-        if self.formula:
-            view.formulas.add(pos)
-        if len(self.values) > 1:
-            raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
-        if self.nested_text and kind == "inlineStr":
-            raise XmlProblem("bad-xml", f"{self.part} 的文本元素里含其他元素，文件被改动", cell_name(pos))
-        value = _value(
-            kind,
-            self.values[0] if self.values else None,
-            self.inline,
-            self.style,
-            pos,
-            self.strings,
-            self.formats,
-            self.date_styles,
-            self.date1904,
-        )
-        if value is not None:
-            view.values[pos] = value
 
 
 _REF_CACHE: dict[str, tuple[int, int]] = {}

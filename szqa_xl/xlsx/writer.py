@@ -96,23 +96,31 @@ def _check(code: int | None, what: str) -> None:
 
 
 def _write_cell(ws, row: int, col: int, cell: PlanCell, fmt) -> None:
+    """One planned cell through XlsxWriter; WriteError naming the cell if it refuses it.
+
+    Runs once per cell of every workbook: the cell's name is put into words only
+    when something is refused.
+    """
     value = cell.value
-    where = f"{ws.name}!{cell.ref}"
+    code: int | None = None
     if isinstance(value, str):
-        if cell.formula and cell.array:
-            where_ = f"the formula in {where}"
-            _check(ws.write_dynamic_array_formula(row, col, row, col, value, fmt, ""), where_)
-            return
         if cell.formula:
-            _check(ws.write_formula(row, col, value, fmt, ""), f"the formula in {where}")
-            return
-        text = cell_text(value)  # never a formula or an error value from text
-        if len(text) > TEXT_LIMIT:
-            raise WriteError(f"{where}: {len(text)} characters, more than a cell holds ({TEXT_LIMIT})")
-        if text:
-            _check(ws.write_string(row, col, text, fmt), f"the text in {where}")
-        elif fmt is not None:
-            ws.write_blank(row, col, None, fmt)
+            if cell.array:
+                code = ws.write_dynamic_array_formula(row, col, row, col, value, fmt, "")
+            else:
+                code = ws.write_formula(row, col, value, fmt, "")
+            what = "the formula"
+        else:
+            text = cell_text(value)  # never a formula or an error value from text
+            if len(text) > TEXT_LIMIT:
+                raise WriteError(
+                    f"{ws.name}!{cell.ref}: {len(text)} characters, more than a cell holds ({TEXT_LIMIT})"
+                )
+            if text:
+                code = ws.write_string(row, col, text, fmt)
+                what = "the text"
+            elif fmt is not None:
+                ws.write_blank(row, col, None, fmt)
     elif value is None:
         if fmt is not None:
             ws.write_blank(row, col, None, fmt)
@@ -125,9 +133,12 @@ def _write_cell(ws, row: int, col: int, cell: PlanCell, fmt) -> None:
         else:
             ws.write_number(row, col, value, fmt)
     elif isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
-        _check(ws.write_datetime(row, col, value, fmt), f"the date in {where}")
+        code = ws.write_datetime(row, col, value, fmt)
+        what = "the date"
     else:
-        raise TypeError(f"cannot write {type(value).__name__} to cell {where}")
+        raise TypeError(f"cannot write {type(value).__name__} to cell {ws.name}!{cell.ref}")
+    if code:
+        raise WriteError(f"XlsxWriter refused {what} in {ws.name}!{cell.ref} (code {code})")
 
 
 def _ordered(sp: Sheet) -> Iterable[tuple[int, int, PlanCell]]:
