@@ -769,7 +769,35 @@ def test_workbook_is_the_same_whether_helpers_write_some_sheets_or_not(
     assert parts["no fork"] == parts[1]
     sheets = [n for n in parts[1] if n.startswith("xl/worksheets/sheet")]
     assert len(sheets) == len(APPLICANTS) + 5
-    assert any("方法系统，覆盖主要业务".encode() in parts[1][n] for n in sheets)  # examiners' comments
+    texts = sheets + ["xl/sharedStrings.xml"]  # a workbook of this size keeps its texts there
+    assert any(
+        "方法系统，覆盖主要业务".encode() in parts[1].get(n, b"") for n in texts
+    )  # examiners' comments
+
+
+def test_workbook_flushed_row_by_row_shows_the_same_cells(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``LARGE_SCORE_ROWS`` the workbook is written in constant_memory mode (texts inline, rows
+    flushed as they go): read by another reader (calamine), every sheet shows the same cells as the
+    workbook written with its cells kept, and the same sheets in the same order."""
+    from python_calamine import CalamineWorkbook
+
+    from szqa_xl.consolidation import report
+
+    assert len(scenario.cons.scores) <= report.LARGE_SCORE_ROWS
+    monkeypatch.setattr(report, "LARGE_SCORE_ROWS", 0)
+    flushed = write_outputs(scenario.cons, tmp_path / "flushed")["workbook"]
+    with zipfile.ZipFile(flushed) as z, zipfile.ZipFile(scenario.paths["workbook"]) as k:
+        assert "xl/sharedStrings.xml" not in z.namelist()
+        assert "xl/sharedStrings.xml" in k.namelist()
+    a, b = (
+        CalamineWorkbook.from_path(str(flushed)),
+        CalamineWorkbook.from_path(str(scenario.paths["workbook"])),
+    )
+    assert a.sheet_names == b.sheet_names and len(a.sheet_names) == len(APPLICANTS) + 5
+    for name in a.sheet_names:
+        assert a.get_sheet_by_name(name).to_python() == b.get_sheet_by_name(name).to_python(), name
 
 
 def test_a_consolidation_run_in_a_thread_spawns_its_readers_and_gives_the_same_files(

@@ -246,8 +246,18 @@ def _consolidated_of_many(pool: dict, n: int, root: Path) -> Path:
     return write_outputs(cons, root / "out")["workbook"]
 
 
-def test_consolidated_workbook_of_many_returns(pool, tmp_path):
-    assert_valid(_consolidated_of_many(pool, MANY, tmp_path))
+@pytest.mark.parametrize("rows_flushed", [False, True], ids=["cells-kept", "constant-memory"])
+def test_consolidated_workbook_of_many_returns(pool, tmp_path, monkeypatch, rows_flushed):
+    """Valid in both ways of writing it: cells kept with shared strings (the usual size), and row by
+    row with inline strings (above ``LARGE_SCORE_ROWS``, forced here on the same returns)."""
+    from szqa_xl.consolidation import report
+
+    if rows_flushed:
+        monkeypatch.setattr(report, "LARGE_SCORE_ROWS", 0)
+    path = _consolidated_of_many(pool, MANY, tmp_path)
+    with zipfile.ZipFile(path) as z:
+        assert ("xl/sharedStrings.xml" in z.namelist()) is not rows_flushed
+    assert_valid(path)
 
 
 @pytest.mark.slow

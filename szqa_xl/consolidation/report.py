@@ -49,6 +49,13 @@ STYLES: dict[str, Style] = {
     "bad": Style(border=True, wrap=True, color="9C0006"),
 }
 
+LARGE_SCORE_ROWS = 25_000
+"""Score rows (one per return and scoring unit; ~16 per return) above which the consolidated
+workbook is written row by row in XlsxWriter's ``constant_memory`` mode, so that memory does not
+grow with the number of returns.  Below it XlsxWriter keeps the cells until the end and writes each
+distinct text once, in the shared strings, instead of every text inline: measured at 1,000 returns
+(16,340 rows), 1.9 s instead of 2.7 s and a file 10 % smaller, for ~64 MiB more at the peak."""
+
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
 
 
@@ -80,10 +87,12 @@ def _sheet_names(keys: list[tuple], used: set[str]) -> dict[tuple, str]:
 def plan_consolidated(cons: Consolidation) -> Workbook:
     """The consolidated workbook; its sheets are planned one at a time as the writer takes them.
 
-    Only one applicant sheet's plan exists at any moment, so memory does not grow
+    Only one applicant sheet's plan exists at any moment; above ``LARGE_SCORE_ROWS``
+    the writer also flushes each sheet's rows as it goes, so memory does not grow
     with the number of applicants.
     """
-    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总", lock_structure=False, large=True)
+    large = len(cons.scores) > LARGE_SCORE_ROWS
+    wb = Workbook(sheets=[], styles=STYLES, title="共识评审汇总", lock_structure=False, large=large)
     used = {"总览", "评审员", "回收情况", "来源", "说明"}
     keys = [tuple(r[g] for g in GROUP) for _, r in cons.applicants.iterrows()]
     names = _sheet_names(keys, used)
