@@ -314,3 +314,23 @@ def test_consolidate_with_no_returns_writes_nothing_and_fails(tmp_path: Path, co
     assert res.exit_code == 2
     assert "no returns found" in res.output and f"{folder} " in res.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_progress_bar_is_redrawn_ten_times_a_second_and_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file moves the bar, but it is drawn at most every 0.1 s (drawing costs the workers'
+    cores) and always on the last file, so it never stops short of the total."""
+    import szqa_xl.cli as cli
+
+    clock = iter([0.0, 0.01, 0.02, 0.15, 0.16, 0.17])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    calls: list[tuple[int, int, bool]] = []
+
+    class Bar:
+        def update(self, task, completed, total, refresh):
+            assert task == "t"
+            calls.append((completed, total, refresh))
+
+    update = cli._progress_callback(Bar(), "t")
+    for done in range(1, 7):
+        update(done, 6)
+    assert calls == [(1, 6, True), (2, 6, False), (3, 6, False), (4, 6, True), (5, 6, False), (6, 6, True)]
