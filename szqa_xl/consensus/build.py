@@ -93,7 +93,8 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
             built.setdefault(key, []).append((rec.issue_id, rec.sha256))
     # One pass over plain columns (as groupby(sort=False) orders groups: by first appearance); a
     # pandas group per applicant would cost a frame per applicant for what is a few dict entries.
-    stats: dict[tuple, dict[str, dict]] = {}
+    # (medians, range points, band spreads, flags) by unit, per applicant
+    stats: dict[tuple, tuple[dict, dict, dict, dict]] = {}
     st = cons.stats
     for *key_values, unit, median, range_points, spread, flag in zip(
         *(st[c].tolist() for c in (*GROUP, "unit", "median", "range_points", "spread_bands", "flag")),
@@ -101,14 +102,17 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
     ):
         if any(pd.isna(v) for v in key_values):
             continue  # as groupby leaves out a group whose key is missing
-        by = stats.setdefault(tuple(str(v) for v in key_values), {"m": {}, "r": {}, "s": {}, "f": {}})
-        by["m"][unit] = _num(median)
-        by["r"][unit] = _num(range_points)
-        by["s"][unit] = _num(spread)
-        by["f"][unit] = bool(flag) if flag is not pd.NA else False
+        medians, ranges, spreads, flags = stats.setdefault(
+            tuple(str(v) for v in key_values), ({}, {}, {}, {})
+        )
+        medians[unit] = _num(median)
+        ranges[unit] = _num(range_points)
+        spreads[unit] = _num(spread)
+        flags[unit] = bool(flag) if flag is not pd.NA else False
     sc = cons.scores
     texts = cons.comments.of_files(sc["file_no"])
-    groups: dict[tuple, dict] = {}
+    # (applicant name, examiner id -> name, (unit, examiner) -> pct, unit -> comments), per applicant
+    groups: dict[tuple, tuple[str, dict, dict, dict]] = {}
     for *key_values, name, e, en, u, p, f in zip(
         *(
             sc[c].tolist()
@@ -119,20 +123,18 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
         if any(pd.isna(v) for v in key_values):
             continue
         key = tuple(str(v) for v in key_values)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = {"name": str(name), "examiners": {}, "pcts": {}, "comments": {}}
-        g["examiners"].setdefault(str(e), str(en))
-        g["pcts"][(str(u), str(e))] = _num(p)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (str(name), {}, {}, {})
+        _, examiners, pcts, comments = group
+        examiners.setdefault(str(e), str(en))
+        pcts[(str(u), str(e))] = _num(p)
         found = texts.get((int(f), str(u)))
         if found and (found[0] or found[1]):
-            g["comments"].setdefault(str(u), []).append((str(e), found[0] or "", found[1] or ""))
-    for key, g in groups.items():
-        ex = tuple(sorted(g["examiners"].items()))
-        pcts = g["pcts"]
-        by = stats.get(key, {"m": {}, "r": {}, "s": {}, "f": {}})
-        medians, ranges, spreads, flags = by["m"], by["r"], by["s"], by["f"]
-        comments: dict[str, list[tuple[str, str, str]]] = g["comments"]
+            comments.setdefault(str(u), []).append((str(e), found[0] or "", found[1] or ""))
+    for key, (name, examiners, pcts, comments) in groups.items():
+        ex = tuple(sorted(examiners.items()))
+        medians, ranges, spreads, flags = stats.get(key, ({}, {}, {}, {}))
         for entries in comments.values():
             entries.sort()
         out.append(
@@ -141,7 +143,7 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
                 award_category=key[1],
                 stage=key[2],
                 applicant_id=key[3],
-                applicant_name=g["name"],
+                applicant_name=name,
                 applicant_kind=kinds.get(key, "organisation"),
                 industry=industries.get(key, ""),
                 examiners=ex,
