@@ -138,7 +138,7 @@ def _write_cell(ws, row: int, col: int, cell: PlanCell, fmt) -> None:
     else:
         raise TypeError(f"cannot write {type(value).__name__} to cell {ws.name}!{cell.ref}")
     if code:
-        raise WriteError(f"XlsxWriter refused {what} in {ws.name}!{cell.ref} (code {code})")
+        _check(code, f"{what} in {ws.name}!{cell.ref}")
 
 
 def _ordered(sp: Sheet) -> Iterable[tuple[int, int, PlanCell]]:
