@@ -410,6 +410,64 @@ def test_giant_string_cell_not_cut(hostile_kit, tmp_path):
 # -- zip structure ------------------------------------------------------------------------------------
 
 
+CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+
+
+def _ct_edit(case: str):
+    """An edit of [Content_Types].xml that breaks what OPC requires of it, found by parsing the part."""
+
+    def edit(xml: bytes) -> bytes:
+        els = hf.elements(xml)
+        sheet = hf.the(els, CT + "Override", PartName="/" + SCORES_PART)
+        xml_default = hf.the(els, CT + "Default", Extension="xml")
+        if case == "override-without-part-name":  # the fuzz run's find: one letter into "PartName"
+            return hf.splice(
+                xml,
+                [(sheet.start, sheet.tag_end, hf.start_tag(xml, sheet, renames={"PartName": "PartNrame"}))],
+            )
+        if case == "override-without-content-type":
+            return hf.splice(xml, [hf.respelt(xml, sheet, values={"ContentType": None})])
+        if case == "default-without-extension":
+            return hf.splice(xml, [hf.respelt(xml, xml_default, values={"Extension": None})])
+        if case == "unknown-element":
+            return hf.insert_into("Types", b'<Overide PartName="/xl/x.xml" ContentType="text/plain"/>')(xml)
+        if case == "override-twice":  # the same part, its name in other letters' case
+            twin = xml[sheet.start : sheet.end].replace(SCORES_PART.encode(), SCORES_PART.upper().encode())
+            return hf.insert_into("Types", twin)(xml)
+        raise AssertionError(case)
+
+    return edit
+
+
+SCORES_PART = "xl/worksheets/sheet2.xml"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "override-without-part-name",
+        "override-without-content-type",
+        "default-without-extension",
+        "unknown-element",
+        "override-twice",
+    ],
+)
+def test_broken_content_types_part_is_refused(hostile_kit, tmp_path, case):
+    """The package's index must be what OPC says it is: a spreadsheet finds every part's type there,
+    so a file whose index is broken is rejected by name, never merged from its relationships alone."""
+    assert hf.scores_part(hostile_kit.victim) == SCORES_PART
+
+    def build(dst):
+        hf.rewrite_zip(hostile_kit.victim, dst, {"[Content_Types].xml": _ct_edit(case)})
+
+    out, rec = run_case(hostile_kit, tmp_path, build)
+    not_crash(rec)
+    assert rec.status == "rejected"
+    assert [(p.code, p.message.split(" ")[0]) for p in rec.problems][:1] == [
+        ("bad-xml", "[Content_Types].xml")
+    ]
+
+
 @pytest.mark.parametrize("which", ["scores-sheet", "content-types"])
 def test_duplicate_zip_entries(hostile_kit, tmp_path, which):
     def build(dst):

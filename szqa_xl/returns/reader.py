@@ -171,9 +171,7 @@ def _view(
 
     if not package.has("[Content_Types].xml"):  # the package's index: no spreadsheet opens a file without it
         return Problem("missing-part", "缺少 [Content_Types].xml：不是 Excel 工作簿或已损坏", name)
-    types = xp.root_of(read("[Content_Types].xml"), "[Content_Types].xml")
-    if types.tag != f"{{{xp.CONTENT_TYPES_NS}}}Types":
-        return Problem("bad-xml", "[Content_Types].xml 不是内容类型清单，文件已损坏或被改动", name)
+    xp.content_types(read("[Content_Types].xml"), "[Content_Types].xml")
     if not package.has("_rels/.rels"):
         return Problem("missing-part", "缺少 _rels/.rels：不是 Excel 工作簿或已损坏", name)
     root_rels = _relationships(read("_rels/.rels"), "_rels/.rels")

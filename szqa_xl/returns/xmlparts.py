@@ -191,6 +191,39 @@ def relationships(data: bytes, part: str) -> dict[str, tuple[str, str, str]]:
     return out
 
 
+def content_types(data: bytes, part: str) -> None:
+    """Check the package's content types part as OPC defines it (ECMA-376 Part 2, 10.1.2.2).
+
+    Only ``Default`` (with ``Extension`` and ``ContentType``) and ``Override``
+    (with ``PartName`` and ``ContentType``) may be listed, each extension and
+    part name once (compared case-insensitively, as OPC compares them).  A
+    spreadsheet finds each part's type here, so a package whose index is broken
+    is refused (Excel does not open it as it was written) rather than read by
+    its relationships alone.
+    """
+    root = root_of(data, part)
+    if root.tag != f"{{{CONTENT_TYPES_NS}}}Types":
+        raise XmlProblem("bad-xml", f"{part} 不是内容类型清单，文件已损坏或被改动")
+    required = {
+        f"{{{CONTENT_TYPES_NS}}}Default": "Extension",
+        f"{{{CONTENT_TYPES_NS}}}Override": "PartName",
+    }
+    seen: set[tuple[str, str]] = set()
+    for el in root:
+        key_attr = required.get(el.tag)
+        if key_attr is None:
+            raise XmlProblem(
+                "bad-xml", f"{part} 含未知的元素 {el.tag.rpartition('}')[2][:30]!r}，文件已损坏或被改动"
+            )
+        key = el.get(key_attr)
+        if key is None or el.get("ContentType") is None:
+            missing = key_attr if key is None else "ContentType"
+            raise XmlProblem("bad-xml", f"{part} 中有内容类型声明缺少 {missing}，文件已损坏或被改动")
+        if (el.tag, key.casefold()) in seen:
+            raise XmlProblem("bad-xml", f"{part} 中 {key[:60]!r} 的内容类型声明了两次，文件被改动")
+        seen.add((el.tag, key.casefold()))
+
+
 @dataclass(frozen=True)
 class SheetEntry:
     name: str
