@@ -1408,6 +1408,12 @@ def _forged(data: bytes) -> bytes:
     return write_xml(doc) + b"<!-- twin -->"
 
 
+def _opc_name(name: str) -> str:
+    """A zip entry's name as OPC compares part names (ECMA-376 Part 2: case-insensitive; ``\\`` and a
+    leading ``/`` as Windows tools and some writers spell them)."""
+    return name.replace("\\", "/").lstrip("/").lower()
+
+
 @dataclass(frozen=True)
 class PartName(Step):
     """Part names respelled.  ``op`` case | slash (leading /) | backslash change the zip entry name;
@@ -1447,7 +1453,8 @@ class PartName(Step):
             return []
 
         def twin(entries):
-            i = next(i for i, (n, _) in enumerate(entries) if n == name)
+            # the entry, as an earlier step of the same mutation may have respelled its name
+            i = next(i for i, (n, _) in enumerate(entries) if _opc_name(n) == _opc_name(name))
             data = entries[i][1]
             pair = (new, _forged(data) if self.mode == "twin-changed" else data)
             return entries[:i] + [pair] + entries[i:] if self.mode == "twin-first" else entries + [pair]
@@ -2324,6 +2331,11 @@ NAMED: dict[str, tuple] = {
     "duplicate-part-leading-slash": (XmlMutation((PartName("scores", "slash", "twin-first"),)), "rejected"),
     "duplicate-workbook-case": (XmlMutation((PartName("workbook", "case", "twin-changed"),)), "rejected"),
     "duplicate-meta-case-first": (XmlMutation((PartName("meta", "case", "twin-first"),)), "rejected"),
+    # the fuzz run's find (a harness bug, not the reader's): a part renamed, then given a twin
+    "renamed-then-duplicated": (
+        XmlMutation((PartName("styles", "case"), PartName("styles", "case", "twin-first"))),
+        "rejected",
+    ),
 }
 
 

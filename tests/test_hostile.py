@@ -468,6 +468,85 @@ def test_broken_content_types_part_is_refused(hostile_kit, tmp_path, case):
     ]
 
 
+WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+WORKBOOK_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+CHARTSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.chartsheet+xml"
+DOCUMENT_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+THEME_CT = "application/vnd.openxmlformats-officedocument.theme+xml"
+
+
+def _retype(part: str, content_type: str | None):
+    """[Content_Types].xml with ``part``'s Override giving ``content_type`` (None: the Override removed,
+    so the part falls back to the Default for its extension, ``application/xml``)."""
+
+    def edit(xml: bytes) -> bytes:
+        el = hf.the(hf.elements(xml), CT + "Override", PartName="/" + part)
+        if content_type is None:
+            return hf.splice(xml, [(el.start, el.end, b"")])
+        return hf.splice(xml, [hf.respelt(xml, el, values={"ContentType": content_type})])
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "part, content_type, sheet",
+    [
+        pytest.param(SCORES_PART, "application/xml", SHEET_SCORES, id="sheet-typed-as-xml"),
+        pytest.param(SCORES_PART, None, SHEET_SCORES, id="sheet-override-removed"),
+        pytest.param(SCORES_PART, CHARTSHEET_CT, SHEET_SCORES, id="sheet-typed-as-chartsheet"),
+        pytest.param("xl/worksheets/sheet6.xml", "text/plain", SHEET_META, id="meta-typed-as-text"),
+        pytest.param("xl/workbook.xml", DOCUMENT_CT, "", id="workbook-typed-as-word-document"),
+        pytest.param("xl/styles.xml", THEME_CT, "", id="styles-typed-as-theme"),
+    ],
+)
+def test_part_with_the_wrong_content_type_is_refused(hostile_kit, tmp_path, part, content_type, sheet):
+    """Excel opens each part by the type the package's index gives it, so a return whose scoring sheet,
+    metadata sheet, workbook or styles are typed as something else (an edit, or a broken writer) cannot
+    be opened there as the examiner saw it: it is rejected naming the part, never merged."""
+    assert hf.sheet_part(hostile_kit.victim, SHEET_META) == "xl/worksheets/sheet6.xml"
+
+    def build(dst):
+        hf.rewrite_zip(hostile_kit.victim, dst, {"[Content_Types].xml": _retype(part, content_type)})
+
+    _, rec = run_case(hostile_kit, tmp_path, build)
+    not_crash(rec)
+    p = hf.problem(rec, "content-type", words=[part, "Excel 无法打开"])
+    assert p.sheet == sheet
+    assert rec.problems[0] is p  # the reason, not one of many
+
+
+def test_content_types_matched_as_opc_compares_them(hostile_kit, tmp_path):
+    """Part names and media types are compared case-insensitively (OPC; RFC 2045): an index that spells
+    them in other letters' case, with a parameter on a type, is the same index, and the file is merged."""
+
+    def edit(xml: bytes) -> bytes:
+        els = hf.elements(xml)
+        sheet = hf.the(els, CT + "Override", PartName="/" + SCORES_PART)
+        book = hf.the(els, CT + "Override", PartName="/xl/workbook.xml")
+        return hf.splice(
+            xml,
+            [
+                hf.respelt(
+                    xml,
+                    sheet,
+                    values={"PartName": "/" + SCORES_PART.upper(), "ContentType": WORKSHEET_CT.upper()},
+                ),
+                hf.respelt(
+                    xml,
+                    book,
+                    values={"ContentType": WORKBOOK_CT.replace("sheet.main", "Sheet.Main") + "; v=1"},
+                ),
+            ],
+        )
+
+    def build(dst):
+        hf.rewrite_zip(hostile_kit.victim, dst, {"[Content_Types].xml": edit})
+
+    out, rec = run_case(hostile_kit, tmp_path, build)
+    assert rec.status in hf.MERGED, [str(p) for p in rec.problems]
+    assert not [p for p in rec.problems if p.code == "content-type"]
+
+
 @pytest.mark.parametrize("which", ["scores-sheet", "content-types"])
 def test_duplicate_zip_entries(hostile_kit, tmp_path, which):
     def build(dst):

@@ -115,6 +115,11 @@ def _relationships(data: bytes, part: str) -> dict[str, tuple[str, str, str]]:
 
 
 @lru_cache(maxsize=64)
+def _content_types(data: bytes, part: str) -> xp.ContentTypes:
+    return xp.content_types(data, part)
+
+
+@lru_cache(maxsize=64)
 def _workbook(data: bytes, part: str) -> tuple[list[xp.SheetEntry], bool]:
     return xp.workbook(data, part)
 
@@ -166,21 +171,36 @@ def _view(
             )
         return found[0] if found else None
 
-    def read(part: str) -> bytes:
-        return package.read(part, MAX_PART_BYTES)
-
     if not package.has("[Content_Types].xml"):  # the package's index: no spreadsheet opens a file without it
         return Problem("missing-part", "缺少 [Content_Types].xml：不是 Excel 工作簿或已损坏", name)
-    xp.content_types(read("[Content_Types].xml"), "[Content_Types].xml")
+    types = _content_types(package.read("[Content_Types].xml", MAX_PART_BYTES), "[Content_Types].xml")
+
+    def read(part: str, wanted: frozenset[str] | str, sheet: str = "") -> bytes:
+        """The part, if the package's index gives it the type its relationship implies: a spreadsheet
+        opens each part by that type (Excel refuses a file whose sheet is typed as something else)."""
+        got = types.of(part)
+        if got not in ((wanted,) if isinstance(wanted, str) else wanted):
+            raise XmlProblem(
+                "content-type",
+                f"部件 {part} 在 [Content_Types].xml 中的内容类型为 {(got or '（未声明）')[:80]}，"
+                f"不是{'工作表' if sheet else '它'}应有的类型；Excel 无法打开此文件，文件已损坏或被改动",
+                sheet=sheet,
+            )
+        return package.read(part, MAX_PART_BYTES)
+
     if not package.has("_rels/.rels"):
         return Problem("missing-part", "缺少 _rels/.rels：不是 Excel 工作簿或已损坏", name)
-    root_rels = _relationships(read("_rels/.rels"), "_rels/.rels")
+    root_rels = _relationships(read("_rels/.rels", xp.CT_RELATIONSHIPS), "_rels/.rels")
     wb_part = part_of("", root_rels, (xp.OFFICE_DOCUMENT, xp.STRICT_OFFICE_DOCUMENT))
     if wb_part is None or not package.has(wb_part):
         return Problem("missing-part", "缺少 xl/workbook.xml：不是 Excel 工作簿或已损坏", name)
-    entries, date1904 = _workbook(read(wb_part), wb_part)
+    entries, date1904 = _workbook(read(wb_part, xp.CT_WORKBOOKS), wb_part)
     wb_rels_part = pkg.rels_part(wb_part)
-    rels = _relationships(read(wb_rels_part), wb_rels_part) if package.has(wb_rels_part) else {}
+    rels = (
+        _relationships(read(wb_rels_part, xp.CT_RELATIONSHIPS), wb_rels_part)
+        if package.has(wb_rels_part)
+        else {}
+    )
     view = WorkbookView([e.name for e in entries])
     wanted = [e for e in entries if read_sheets is None or e.name in read_sheets]
     if not wanted:
@@ -188,11 +208,11 @@ def _view(
     strings: list[str] = []
     ss_part = part_of(wb_part, rels, (xp.REL_SHARED_STRINGS,))
     if ss_part is not None and package.has(ss_part):
-        strings = xp.shared_strings(read(ss_part), ss_part)
+        strings = xp.shared_strings(read(ss_part, xp.CT_SHARED_STRINGS), ss_part)
     formats: list[str] = []
     st_part = part_of(wb_part, rels, (xp.REL_STYLES,))
     if st_part is not None and package.has(st_part):
-        formats = _formats(read(st_part), st_part)
+        formats = _formats(read(st_part, xp.CT_STYLES), st_part)
     for entry in wanted:
         rel = rels.get(entry.rid)
         part = pkg.resolve_target(wb_part, rel[1]) if rel and rel[2] != "External" else ""
@@ -205,7 +225,7 @@ def _view(
             )
         try:
             view.sheets[entry.name] = xp.worksheet(
-                read(part), part, strings, formats, date1904, max_rows, max_cols
+                read(part, xp.CT_WORKSHEET, entry.name), part, strings, formats, date1904, max_rows, max_cols
             )
         except XmlProblem as exc:
             return _problem(exc, name, entry.name)

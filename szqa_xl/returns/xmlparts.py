@@ -21,6 +21,7 @@ from xml.parsers import expat
 
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from szqa_xl.returns.package import part_key
 from szqa_xl.xlsx.plan import column_letter
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -191,37 +192,74 @@ def relationships(data: bytes, part: str) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def content_types(data: bytes, part: str) -> None:
-    """Check the package's content types part as OPC defines it (ECMA-376 Part 2, 10.1.2.2).
+CT_RELATIONSHIPS = "application/vnd.openxmlformats-package.relationships+xml"
+_CT_SML = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+CT_WORKBOOKS = frozenset(
+    {
+        _CT_SML + "sheet.main+xml",  # .xlsx
+        _CT_SML + "template.main+xml",  # .xltx
+        "application/vnd.ms-excel.sheet.macroenabled.main+xml",  # .xlsm
+        "application/vnd.ms-excel.template.macroenabled.main+xml",  # .xltm
+    }
+)
+"""The workbook part's content type in each kind of spreadsheet package Excel opens as a workbook (as compared:
+case-folded; .xlsb and add-ins are not spreadsheetml workbooks a scoresheet can be saved as)."""
+CT_WORKSHEET = _CT_SML + "worksheet+xml"
+CT_SHARED_STRINGS = _CT_SML + "sharedstrings+xml"
+CT_STYLES = _CT_SML + "styles+xml"
+
+
+@dataclass(frozen=True)
+class ContentTypes:
+    """A package's content types: by file extension (``Default``) and by part (``Override``), both keyed
+    as OPC compares them (case-insensitively; part names rooted, ``/`` only)."""
+
+    defaults: dict[str, str]
+    overrides: dict[str, str]
+
+    def of(self, part: str) -> str | None:
+        """The media type of ``part`` as compared (type/subtype, case-folded, parameters dropped), None if
+        the package declares none: its Override, else the Default for its extension."""
+        key = part_key(part)
+        found = self.overrides.get(key)
+        if found is None:
+            name = key.rpartition("/")[2]
+            found = self.defaults.get(name.rpartition(".")[2]) if "." in name else None
+        return None if found is None else found.split(";")[0].strip().casefold()
+
+
+def content_types(data: bytes, part: str) -> ContentTypes:
+    """The package's content types part, checked as OPC defines it (ECMA-376 Part 2, 10.1.2.2).
 
     Only ``Default`` (with ``Extension`` and ``ContentType``) and ``Override``
     (with ``PartName`` and ``ContentType``) may be listed, each extension and
     part name once (compared case-insensitively, as OPC compares them).  A
     spreadsheet finds each part's type here, so a package whose index is broken
     is refused (Excel does not open it as it was written) rather than read by
-    its relationships alone.
+    its relationships alone; the caller checks that every part it reads has the
+    type its relationship implies.
     """
     root = root_of(data, part)
     if root.tag != f"{{{CONTENT_TYPES_NS}}}Types":
         raise XmlProblem("bad-xml", f"{part} 不是内容类型清单，文件已损坏或被改动")
-    required = {
-        f"{{{CONTENT_TYPES_NS}}}Default": "Extension",
-        f"{{{CONTENT_TYPES_NS}}}Override": "PartName",
-    }
-    seen: set[tuple[str, str]] = set()
+    default_tag, override_tag = f"{{{CONTENT_TYPES_NS}}}Default", f"{{{CONTENT_TYPES_NS}}}Override"
+    required = {default_tag: "Extension", override_tag: "PartName"}
+    found: dict[str, dict[str, str]] = {default_tag: {}, override_tag: {}}
     for el in root:
         key_attr = required.get(el.tag)
         if key_attr is None:
             raise XmlProblem(
                 "bad-xml", f"{part} 含未知的元素 {el.tag.rpartition('}')[2][:30]!r}，文件已损坏或被改动"
             )
-        key = el.get(key_attr)
-        if key is None or el.get("ContentType") is None:
+        key, media = el.get(key_attr), el.get("ContentType")
+        if key is None or media is None:
             missing = key_attr if key is None else "ContentType"
             raise XmlProblem("bad-xml", f"{part} 中有内容类型声明缺少 {missing}，文件已损坏或被改动")
-        if (el.tag, key.casefold()) in seen:
+        folded = part_key(key) if el.tag == override_tag else key.casefold()
+        if folded in found[el.tag]:
             raise XmlProblem("bad-xml", f"{part} 中 {key[:60]!r} 的内容类型声明了两次，文件被改动")
-        seen.add((el.tag, key.casefold()))
+        found[el.tag][folded] = media
+    return ContentTypes(found[default_tag], found[override_tag])
 
 
 @dataclass(frozen=True)
