@@ -269,6 +269,66 @@ def test_panel_agreement_on_the_overview_and_the_examiners_sheet(demo):
     assert {"经济类", "文化类"} <= set(texts)
 
 
+def _examiners_texts(returns: Path, merged: set[str]) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+    """(applicant id, unit) -> (examiner id, strengths, OFI) of every merged return, read with openpyxl:
+    the addresses from each file's own metadata sheet, the texts from its scoring sheet."""
+    out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for path in sorted(returns.rglob("*.xlsx")):
+        if path.relative_to(returns).as_posix() not in merged:
+            continue
+        wb = load_workbook(path, read_only=True)
+        rows = [[c for c in row] for row in wb["_meta"].iter_rows(values_only=True)]
+        at = next(i for i, row in enumerate(rows) if row[0] == "unit")
+        meta = {row[0]: row[1] for row in rows[:at] if row[0]}
+        header = list(rows[at])
+        scores = {
+            (c.coordinate): c.value
+            for row in wb["评分表"].iter_rows()
+            for c in row
+            if hasattr(c, "coordinate")
+        }
+        for row in rows[at + 1 :]:
+            if not row[0]:
+                continue
+            addr = dict(zip(header, row, strict=False))
+            texts = [scores.get(str(addr[k]).split("!")[1]) or "" for k in ("strengths", "ofi")]
+            if any(texts):
+                out.setdefault((meta["applicant_id"], str(row[0])), []).append((meta["examiner_id"], *texts))
+        wb.close()
+    return out
+
+
+def _marked(entries: list[tuple[str, str]]) -> str | None:
+    lines = [
+        f"[{e}] {line.strip()}" for e, text in sorted(entries) for line in text.splitlines() if line.strip()
+    ]
+    return "\n".join(lines) or None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_panel_workbooks_carry_every_examiners_comments_marked(demo, tmp_path, workers):
+    """共识优势 / 共识改进机会 of every unit of every panel workbook come pre-filled with what each
+    examiner of a merged return wrote there, each line marked with its examiner, and nothing else
+    (the texts are kept out of memory until each workbook is written, in this process or a helper)."""
+    cons = consolidate_dir(demo.returns, year=2027)
+    merged = {r.file for r in cons.returns if r.status in ("accepted", "incomplete")}
+    want = _examiners_texts(demo.returns, merged)
+    assert want, "the demo's returns have comments"
+    run = write_panels(cons, tmp_path, workers=workers)
+    index = read_index(run.folder)
+    checked = 0
+    for name in index["current"].values():
+        entry = index["panels"][name]
+        ws = load_workbook(run.folder / name)["共识表"]
+        for u in builtin_standard(entry["key"][1]).units():
+            entries = want.get((entry["key"][3], u.code), [])
+            for field, k in (("strengths", 1), ("ofi", 2)):
+                got = ws[entry["inputs"][u.code][field].split("!")[1]].value
+                assert got == _marked([(e[0], e[k]) for e in entries]), (name, u.code, field)
+                checked += got is not None
+    assert checked > 10
+
+
 def test_written_side_by_side_as_one_by_one(demo, tmp_path):
     """write_all (the consolidated workbook here; scores.csv and the panel workbooks in a forked helper,
     then here too) writes exactly what write_outputs and then write_panels write; with outputs already

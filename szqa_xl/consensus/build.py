@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from szqa_xl.consensus.layout import PanelInput, PanelPlan, plan_panel
-from szqa_xl.consolidation.batch import Consolidation, output_targets, write_outputs_with
+from szqa_xl.consolidation.batch import CommentStore, Consolidation, output_targets, write_outputs_with
 from szqa_xl.consolidation.core import GROUP
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.xlsx.atomic import atomic_path
@@ -77,9 +77,19 @@ def _num(v) -> float | None:
     return None if f != f else f
 
 
-def panel_inputs(cons: Consolidation) -> list[PanelInput]:
-    """One PanelInput per applicant of the consolidation, in the consolidated workbook's order."""
-    out: list[PanelInput] = []
+PanelFiles = tuple[tuple[int, str], ...]
+"""(file number in the store, examiner id) of each return behind one panel workbook."""
+
+
+def panel_sources(cons: Consolidation) -> list[tuple[PanelInput, PanelFiles]]:
+    """Each applicant's PanelInput (in the consolidated workbook's order) without its examiners'
+    comments, and the returns they are in.
+
+    The comments are the bulk of a panel's data; they stay in the consolidation's
+    comment store until the panel's workbook is written (:func:`with_panel_comments`),
+    so the memory this takes does not grow with the texts of every return at once.
+    """
+    out: list[tuple[PanelInput, PanelFiles]] = []
     if not len(cons.scores):
         return out
     kinds: dict[tuple, str] = {}
@@ -110,8 +120,7 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
         spreads[unit] = _num(spread)
         flags[unit] = bool(flag) if flag is not pd.NA else False
     sc = cons.scores
-    texts = cons.comments.of_files(sc["file_no"])
-    # (applicant name, examiner id -> name, (unit, examiner) -> pct, unit -> comments), per applicant
+    # (applicant name, examiner id -> name, (unit, examiner) -> pct, file -> examiner id), per applicant
     groups: dict[tuple, tuple[str, dict, dict, dict]] = {}
     for *key_values, name, e, en, u, p, f in zip(
         *(
@@ -126,38 +135,46 @@ def panel_inputs(cons: Consolidation) -> list[PanelInput]:
         group = groups.get(key)
         if group is None:
             group = groups[key] = (str(name), {}, {}, {})
-        _, examiners, pcts, comments = group
+        _, examiners, pcts, files = group
         examiners.setdefault(str(e), str(en))
         pcts[(str(u), str(e))] = _num(p)
-        found = texts.get((int(f), str(u)))
-        if found and (found[0] or found[1]):
-            comments.setdefault(str(u), []).append((str(e), found[0] or "", found[1] or ""))
-    for key, (name, examiners, pcts, comments) in groups.items():
+        files.setdefault(int(f), str(e))
+    for key, (name, examiners, pcts, files) in groups.items():
         ex = tuple(sorted(examiners.items()))
         medians, ranges, spreads, flags = stats.get(key, ({}, {}, {}, {}))
-        for entries in comments.values():
-            entries.sort()
-        out.append(
-            PanelInput(
-                year=key[0],
-                award_category=key[1],
-                stage=key[2],
-                applicant_id=key[3],
-                applicant_name=name,
-                applicant_kind=kinds.get(key, "organisation"),
-                industry=industries.get(key, ""),
-                examiners=ex,
-                pcts=pcts,
-                medians=medians,
-                range_points=ranges,
-                spread_bands=spreads,
-                flags=flags,
-                comments=comments,
-                built_from=tuple(sorted(built.get(key, []))),
-                consolidation_id=panel_id(key, tuple(sorted(built.get(key, [])))),
-            )
+        pi = PanelInput(
+            year=key[0],
+            award_category=key[1],
+            stage=key[2],
+            applicant_id=key[3],
+            applicant_name=name,
+            applicant_kind=kinds.get(key, "organisation"),
+            industry=industries.get(key, ""),
+            examiners=ex,
+            pcts=pcts,
+            medians=medians,
+            range_points=ranges,
+            spread_bands=spreads,
+            flags=flags,
+            comments={},
+            built_from=tuple(sorted(built.get(key, []))),
+            consolidation_id=panel_id(key, tuple(sorted(built.get(key, [])))),
         )
+        out.append((pi, tuple(files.items())))
     return out
+
+
+def with_panel_comments(pi: PanelInput, store: CommentStore, files: PanelFiles) -> PanelInput:
+    """``pi`` with the strengths and OFIs of the returns behind it: per unit, (examiner id, strengths,
+    OFI) of every examiner who wrote either, sorted."""
+    examiner_of = dict(files)
+    comments: dict[str, list[tuple[str, str, str]]] = {}
+    for (f, unit), (strengths, ofi, _evidence) in store.of_files(examiner_of).items():
+        if strengths or ofi:
+            comments.setdefault(unit, []).append((examiner_of[f], strengths or "", ofi or ""))
+    for entries in comments.values():
+        entries.sort()
+    return replace(pi, comments=comments)
 
 
 @dataclass
@@ -211,11 +228,13 @@ def read_index(folder: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _write_one(job: tuple[PanelInput, str, str]) -> tuple[str, dict]:
-    """Plan and write one panel workbook (atomically); its index entry."""
+def _write_one(job: tuple[PanelInput, PanelFiles, str, str], store: CommentStore) -> tuple[str, dict]:
+    """Plan and write one panel workbook (atomically), its comments read from ``store`` only now;
+    its index entry."""
     from szqa_xl.xlsx.writer import write
 
-    pi, folder, name = job
+    bare, files, folder, name = job
+    pi = with_panel_comments(bare, store, files)
     plan = plan_panel(pi)
     with atomic_path(Path(folder) / name) as tmp:
         write(plan.workbook, tmp)
@@ -243,11 +262,14 @@ class _Prepared:
 
     run: PanelRun
     index: dict
-    jobs: list[tuple[PanelInput, str, str]]
+    jobs: list[
+        tuple[PanelInput, PanelFiles, str, str]
+    ]  # the inputs without their comments (see panel_sources)
+    store: CommentStore
 
     def writers(self) -> list:
         """One job per workbook to write (see ``xlsx.forking.run_shared``)."""
-        return [partial(_write_one, job) for job in self.jobs]
+        return [partial(_write_one, job, self.store) for job in self.jobs]
 
 
 def write_panels(cons: Consolidation, out_dir: Path | str, workers: int = 2) -> PanelRun:
@@ -286,10 +308,10 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
     panels: dict = index.setdefault("panels", {})
     current: dict = index.setdefault("current", {})
     run = PanelRun(folder, folder / INDEX_NAME)
-    inputs = panel_inputs(cons)
+    inputs = panel_sources(cons)
     on_disk = [
         folder / n
-        for pi in inputs
+        for pi, _ in inputs
         for n in (panel_filename(pi), panel_filename(pi).removesuffix(".xlsx") + "_更新统计.xlsx")
         if n in panels and (folder / n).exists()
     ]
@@ -297,19 +319,19 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
     # (opened and saved, or edited) to see whether their panel changed anything.
     touched = [p for p in on_disk if not _as_written(p, panels[p.name])]
     read = read_panels(touched, workers=workers) if touched else {}
-    jobs: list[tuple[PanelInput, str, str]] = []
+    jobs: list[tuple[PanelInput, PanelFiles, str, str]] = []
 
     def edited_inputs(path: Path, entry: dict) -> dict | None:
         return edits_of(read[path], entry)
 
-    for pi in inputs:
+    for pi, files in inputs:
         name = panel_filename(pi)
         path = folder / name
         key = (pi.year, pi.award_category, pi.stage, pi.applicant_id)
         old = panels.get(name)
         edits = edited_inputs(path, old) if path in read else None
         if edits is None:  # new, or never touched by its panel: (re)written
-            jobs.append((pi, str(folder), name))
+            jobs.append((pi, files, str(folder), name))
             current[key_text(key)] = name
             changed = old is not None and old.get("built_from") != [list(b) for b in pi.built_from]
             run.outcomes.append(PanelOutcome(key, path, "written", affected=changed))
@@ -336,12 +358,12 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
                 )
             )
             continue
-        jobs.append((carried, str(folder), updated_name))
+        jobs.append((carried, files, str(folder), updated_name))
         current[key_text(key)] = updated_name
         run.outcomes.append(PanelOutcome(key, path, "updated-beside", affected=True, updated=updated))
     index["version"] = 1
     index["consolidation_id"] = consolidation_id(cons)
-    return _Prepared(run, index, jobs)
+    return _Prepared(run, index, jobs, cons.comments)
 
 
 def _finish(prepared: _Prepared, written: list[tuple[str, dict]]) -> PanelRun:
