@@ -163,3 +163,19 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_readers_fork_exactly_where_the_output_writers_fork(monkeypatch):
+    """One platform rule for every process the tool starts: where the writers fork (Linux, and other
+    Unix systems such as FreeBSD) the readers fork too; where the writers do not (Windows, macOS:
+    ``forking.can_fork`` false) the readers are spawned."""
+    import szqa_xl.xlsx.forking as forking
+
+    if not forking.fork_is_safe_now():
+        pytest.skip("fork is not used here")
+    monkeypatch.setattr(sys, "platform", "freebsd14")
+    assert forking.fork_is_safe_now()
+    assert isolation._context().get_start_method() == "fork"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not forking.fork_is_safe_now()
+    assert isolation._context().get_start_method() == "spawn"

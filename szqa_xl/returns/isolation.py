@@ -8,10 +8,11 @@ comes through :func:`read_bounded`, so none of them can be stalled or killed by
 a file.  When the caller stops (an exception, Ctrl-C) every worker is killed
 before the exception goes on: no process is left behind.
 
-Workers are forked where fork is safe (Linux, while this process has one
-thread), so they inherit the parsed standards and templates; elsewhere they are
-spawned.  The memory limit is an address-space limit set in the worker
-(``resource.RLIMIT_AS``) where the platform enforces one; on Windows only the
+Workers are forked where fork is safe (as for the output writers: not on
+Windows or macOS, and only while this process has one thread), so they inherit
+the parsed standards and templates; elsewhere they are spawned.  The memory
+limit is an address-space limit set in the worker (``resource.RLIMIT_AS``)
+where the platform enforces one; on Windows only the
 time limit applies.
 """
 
@@ -36,10 +37,10 @@ from szqa_xl.xlsx.forking import fork_is_safe_now
 
 
 def _context():
-    # Fork only while this process has one thread (see ``fork_is_safe_now``); spawned workers
-    # import what they need instead, slower to start but safe beside any thread.
-    method = "fork" if sys.platform.startswith("linux") and fork_is_safe_now() else "spawn"
-    return get_context(method)
+    # Fork where the output writers fork too, and only while this process has one thread (see
+    # ``xlsx.forking.fork_is_safe_now``, the one rule for both); spawned workers import what they need
+    # instead, slower to start but safe beside any thread.
+    return get_context("fork" if fork_is_safe_now() else "spawn")
 
 
 def _limit_memory(mib: int) -> None:
