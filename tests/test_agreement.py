@@ -521,3 +521,30 @@ def test_agreement_table_refuses_duplicate_scores() -> None:
     tidy = _tidy()
     with pytest.raises(ValueError, match="share a group"):
         agreement_table(pd.concat([tidy, tidy.iloc[:1]]), ["applicant_id"])
+
+
+def test_agreement_table_reads_each_group_as_its_own_matrix() -> None:
+    """Rows in any order, cells missing as absent rows or as NaN, raters whose ids sort differently as
+    text and as numbers, a rater who scored nothing: each group's figures are those of its own targets ×
+    raters matrix, built here cell by cell."""
+    rng = np.random.default_rng(7)
+    tidy = _tidy()
+    tidy["examiner_id"] = tidy["examiner_id"].map({"E1": "E10", "E2": "E2", "E3": "E9", "E4": "E1"})
+    tidy = tidy.drop(index=rng.choice(len(tidy), size=6, replace=False))
+    ghost = tidy[tidy["examiner_id"] == "E2"].assign(examiner_id="E7", pct=np.nan)
+    tidy = pd.concat([tidy, ghost]).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    per = agreement_table(tidy, ["applicant_id"]).set_index("applicant_id")
+    for applicant, part in tidy.groupby("applicant_id"):
+        units = sorted(set(part["unit"]))
+        raters = sorted(set(part["examiner_id"]) - {"E7"})
+        cells = {(u, e): p for u, e, p in zip(part["unit"], part["examiner_id"], part["pct"], strict=True)}
+        matrix = [[cells.get((u, e), np.nan) for e in raters] for u in units]
+        want = agreement(matrix)
+        got = per.loc[applicant]
+        assert (got["n_targets"], got["n_raters"], got["n_complete"]) == (
+            want.n_targets,
+            want.n_raters,
+            want.n_complete,
+        )
+        for name, value in (("icc21", want.icc21.value), ("icc2k", want.icc2k.value), ("alpha", want.alpha)):
+            assert got[name] == pytest.approx(value, nan_ok=True), (applicant, name)

@@ -549,10 +549,19 @@ def agreement_table(
     if dup.any():
         first = scores.loc[dup, keys].iloc[0].to_dict()
         raise ValueError(f"{int(dup.sum())} rows share a group, target and rater, e.g. {first}")
-    frame = scores[keys].assign(_v=pd.to_numeric(scores[value], errors="raise").astype(float))
+    values = pd.to_numeric(scores[value], errors="raise").astype(float).to_numpy()
+    # Every target and every rater numbered once, in sorted order (as a pivot orders its rows and
+    # columns): a group's matrix is then built from those numbers, not by a pivot per group.
+    target_no = scores.groupby(targets, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+    rater_no = scores.groupby(rater, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+    frame = scores[by].assign(_row=np.arange(len(scores)))
     out = []
     for group, part in frame.groupby(by, sort=True, dropna=False, observed=True):
-        wide = part.pivot(index=targets, columns=rater, values="_v")
+        rows = part["_row"].to_numpy()
+        t_ids, t_at = np.unique(target_no[rows], return_inverse=True)
+        r_ids, r_at = np.unique(rater_no[rows], return_inverse=True)
+        wide = np.full((len(t_ids), len(r_ids)), np.nan)
+        wide[t_at, r_at] = values[rows]  # one value per target and rater: duplicates are refused above
         res = agreement(wide, confidence=confidence, intervals=intervals)
         notes = dict.fromkeys(r for r in (res.icc21.reason, res.icc2k.reason, res.alpha_reason) if r)
         out.append(
