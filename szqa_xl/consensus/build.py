@@ -142,6 +142,7 @@ def panel_sources(cons: Consolidation) -> list[tuple[PanelInput, PanelFiles]]:
     for key, (name, examiners, pcts, files) in groups.items():
         ex = tuple(sorted(examiners.items()))
         medians, ranges, spreads, flags = stats.get(key, ({}, {}, {}, {}))
+        behind = tuple(sorted(built.get(key, [])))
         pi = PanelInput(
             year=key[0],
             award_category=key[1],
@@ -157,8 +158,8 @@ def panel_sources(cons: Consolidation) -> list[tuple[PanelInput, PanelFiles]]:
             spread_bands=spreads,
             flags=flags,
             comments={},
-            built_from=tuple(sorted(built.get(key, []))),
-            consolidation_id=panel_id(key, tuple(sorted(built.get(key, [])))),
+            built_from=behind,
+            consolidation_id=panel_id(key, behind),
         )
         out.append((pi, tuple(files.items())))
     return out

@@ -175,11 +175,11 @@ def _view(
         return Problem("missing-part", "缺少 [Content_Types].xml：不是 Excel 工作簿或已损坏", name)
     types = _content_types(package.read("[Content_Types].xml", MAX_PART_BYTES), "[Content_Types].xml")
 
-    def read(part: str, wanted: frozenset[str] | str, sheet: str = "") -> bytes:
-        """The part, if the package's index gives it the type its relationship implies: a spreadsheet
-        opens each part by that type (Excel refuses a file whose sheet is typed as something else)."""
+    def read(part: str, *wanted: str, sheet: str = "") -> bytes:
+        """The part, if the package's index gives it one of the ``wanted`` types, which its relationship
+        implies: a spreadsheet opens each part by its type (Excel refuses a sheet typed as something else)."""
         got = types.of(part)
-        if got not in ((wanted,) if isinstance(wanted, str) else wanted):
+        if got not in wanted:
             raise XmlProblem(
                 "content-type",
                 f"部件 {part} 在 [Content_Types].xml 中的内容类型为 {(got or '（未声明）')[:80]}，"
@@ -194,7 +194,7 @@ def _view(
     wb_part = part_of("", root_rels, (xp.OFFICE_DOCUMENT, xp.STRICT_OFFICE_DOCUMENT))
     if wb_part is None or not package.has(wb_part):
         return Problem("missing-part", "缺少 xl/workbook.xml：不是 Excel 工作簿或已损坏", name)
-    entries, date1904 = _workbook(read(wb_part, xp.CT_WORKBOOKS), wb_part)
+    entries, date1904 = _workbook(read(wb_part, *xp.CT_WORKBOOKS), wb_part)
     wb_rels_part = pkg.rels_part(wb_part)
     rels = (
         _relationships(read(wb_rels_part, xp.CT_RELATIONSHIPS), wb_rels_part)
@@ -225,7 +225,13 @@ def _view(
             )
         try:
             view.sheets[entry.name] = xp.worksheet(
-                read(part, xp.CT_WORKSHEET, entry.name), part, strings, formats, date1904, max_rows, max_cols
+                read(part, xp.CT_WORKSHEET, sheet=entry.name),
+                part,
+                strings,
+                formats,
+                date1904,
+                max_rows,
+                max_cols,
             )
         except XmlProblem as exc:
             return _problem(exc, name, entry.name)
