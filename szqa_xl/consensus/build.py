@@ -263,9 +263,8 @@ class _Prepared:
 
     run: PanelRun
     index: dict
-    jobs: list[
-        tuple[PanelInput, PanelFiles, str, str]
-    ]  # the inputs without their comments (see panel_sources)
+    # each workbook's inputs without their comments (see panel_sources), its returns, folder and name
+    jobs: list[tuple[PanelInput, PanelFiles, str, str]]
     store: CommentStore
 
     def writers(self) -> list:
