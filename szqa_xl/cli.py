@@ -24,8 +24,9 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _startup() -> None:
+def _openpyxl_protected() -> None:
+    """Exit 3 with the reason when openpyxl would parse XML unprotected (before a command that lets it
+    read a workbook: the demo, the archive).  No other command uses openpyxl, so none pays its import."""
     from szqa_xl.safety import check_environment
 
     try:
@@ -528,6 +529,8 @@ def archive_cmd(
     """
     from szqa_xl.stages.archive import ArchiveError, build_archive, verify_archive
 
+    _openpyxl_protected()
+
     if what == "verify":
         if archive is None:
             err.print("[red]error:[/red] give the archive to verify: szqa archive verify ARCHIVE")
@@ -571,6 +574,8 @@ def demo_cmd(
     Example: szqa demo --out /tmp/szqa-demo
     """
     from szqa_xl.demo import run_demo
+
+    _openpyxl_protected()
 
     try:
         res = run_demo(out, progress=lambda msg: err.print(f"· {msg}"), force=force)

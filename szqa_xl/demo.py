@@ -181,10 +181,12 @@ def run_demo(
 ) -> DemoResult:
     """Generate from the sample roster, simulate returns (with two bad ones), consolidate."""
     from szqa_xl.consolidation.batch import consolidate_dir
+    from szqa_xl.safety import check_environment
     from szqa_xl.scoresheet.generate import generate, read_manifest
     from szqa_xl.scoresheet.layout import Issue, plan_scoresheet
     from szqa_xl.xlsx.writer import render
 
+    check_environment()  # the demo's examiners fill their scoresheets with openpyxl
     say = progress or (lambda _msg: None)
     root = Path(out)
     if root.exists() and any(root.iterdir()):

@@ -1,4 +1,4 @@
-"""Start-up checks for a safe environment."""
+"""The check that openpyxl parses XML safely, made wherever openpyxl reads a workbook."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ def check_environment() -> None:
 
     openpyxl guards against XML bombs and external entities only when defusedxml
     is installed, and says nothing when it is not.  szqa-xl depends on it; a
-    broken install must fail loudly rather than read returned files unprotected.
+    broken install must fail loudly rather than let openpyxl read a file
+    unprotected.  Returns are read by the project's own reader (``returns``), not
+    by openpyxl; openpyxl reads workbooks only in the archive (a consolidated
+    workbook's returns sheet) and the demo (filling its own scoresheets as an
+    examiner would), and each calls this first.  Nothing else imports openpyxl.
     """
     import openpyxl.xml
 
     if not getattr(openpyxl.xml, "DEFUSEDXML", False):
         raise RuntimeError(
             "defusedxml is not active for openpyxl: install it (pip install defusedxml) "
-            "before reading or writing any workbook"
+            "before openpyxl reads any workbook"
         )

@@ -1185,11 +1185,40 @@ def test_check_environment_refuses_without_defusedxml(monkeypatch):
         check_environment()
 
 
-def test_import_fails_loudly_without_defusedxml():
-    code = "import openpyxl.xml\nopenpyxl.xml.DEFUSEDXML = False\nimport szqa_xl.returns.reader\n"
+def test_openpyxl_reads_no_workbook_without_defusedxml(tmp_path, monkeypatch):
+    """Where openpyxl reads a workbook (the archive, the demo) it refuses to without defusedxml; the
+    CLI says so and exits 3.  The returns' reader does not use openpyxl and is not stopped."""
+    from typer.testing import CliRunner
+
+    from szqa_xl.cli import app
+    from szqa_xl.demo import run_demo
+    from szqa_xl.stages import archive
+
+    monkeypatch.setattr(openpyxl.xml, "DEFUSEDXML", False)
+    book = tmp_path / "consolidated.xlsx"
+    book.write_bytes(b"PK")  # never opened: the check comes first
+    with pytest.raises(RuntimeError, match="defusedxml"):
+        archive._read_returns_sheet(book, "consolidated.xlsx")
+    with pytest.raises(RuntimeError, match="defusedxml"):
+        run_demo(tmp_path / "demo")
+    assert not (tmp_path / "demo").exists()
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo2")])
+    assert result.exit_code == 3 and "defusedxml" in result.output
+    assert not (tmp_path / "demo2").exists()
+
+
+def test_consolidating_needs_no_openpyxl():
+    """``szqa consolidate`` and the reader never import openpyxl (its import is a tenth of a second
+    of every run, and it does not read returns)."""
+    code = (
+        "import sys\n"
+        "from szqa_xl.cli import app\n"
+        "import szqa_xl.consolidation.batch, szqa_xl.consensus.build, szqa_xl.returns.reader\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'openpyxl'))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0
-    assert "RuntimeError" in proc.stderr and "defusedxml" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
 # -- idempotence and safety of outputs --------------------------------------------------------------------

@@ -29,7 +29,6 @@ from szqa_xl.returns import package as pkg
 from szqa_xl.returns import xmlparts as xp
 from szqa_xl.returns.package import MAX_ENTRIES, MAX_FILE_BYTES, MAX_RATIO, MAX_UNCOMPRESSED, RATIO_MIN_SIZE
 from szqa_xl.returns.xmlparts import ErrorValue, SheetView, XmlProblem
-from szqa_xl.safety import check_environment
 from szqa_xl.scoresheet.layout import (
     DECLARATION_OK,
     DECLARATIONS,
@@ -47,8 +46,6 @@ from szqa_xl.standards.load import builtin_standard
 from szqa_xl.standards.load import fingerprint as _fingerprint
 from szqa_xl.standards.models import Standard
 from szqa_xl.xlsx.plan import split_ref
-
-check_environment()
 
 __all__ = [
     "MAX_COLS",

@@ -19,8 +19,6 @@ from functools import lru_cache
 from xml.etree.ElementTree import Element, ParseError, fromstring
 from xml.parsers import expat
 
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
-
 from szqa_xl.returns.package import part_key
 from szqa_xl.xlsx.plan import column_letter
 
@@ -696,6 +694,9 @@ def _date(serial: float, date1904: bool, code: str) -> object:
             return timedelta(days=serial)
         except OverflowError:
             return serial
+    # imported here: a return rarely holds a date, and openpyxl is not otherwise needed to read one
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
     try:
         return from_excel(serial, CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900)
     except (OverflowError, ValueError):

@@ -325,6 +325,9 @@ def _read_returns_sheet(path: Path, source: str) -> list[_LogRow]:
     import openpyxl
 
     from szqa_xl.consolidation.batch import STATUS_ZH
+    from szqa_xl.safety import check_environment
+
+    check_environment()  # the workbook is a user's file: openpyxl must parse it through defusedxml
 
     code_of = {zh: en for en, zh in STATUS_ZH.items()}
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
