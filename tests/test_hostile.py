@@ -547,6 +547,40 @@ def test_content_types_matched_as_opc_compares_them(hostile_kit, tmp_path):
     assert not [p for p in rec.problems if p.code == "content-type"]
 
 
+XLSM_CT = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+XLTX_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml"
+
+
+@pytest.mark.parametrize(
+    "suffix, content_type, what",
+    [
+        pytest.param(".xlsx", XLSM_CT, "启用宏的工作簿（.xlsm）", id="xlsm-renamed-xlsx"),
+        pytest.param(".xlsm", WORKBOOK_CT, "普通工作簿（.xlsx）", id="xlsx-renamed-xlsm"),
+        pytest.param(".xlsx", XLTX_CT, "模板（.xltx）", id="template-renamed-xlsx"),
+        pytest.param(".XLSX", WORKBOOK_CT, None, id="upper-case-extension-matches"),
+        pytest.param(".xlsm", XLSM_CT.upper(), None, id="xlsm-type-in-other-case-matches"),
+    ],
+)
+def test_extension_must_name_the_kind_of_workbook(hostile_kit, tmp_path, suffix, content_type, what):
+    """Excel opens a package only under the extension of its kind (an .xlsm renamed .xlsx: "the file
+    format or file extension is not valid"), so such a return is refused, saying what it really is;
+    a matching kind, in whatever letters' case, is merged."""
+
+    def build(dst):
+        hf.rewrite_zip(
+            hostile_kit.victim, dst, {"[Content_Types].xml": _retype("xl/workbook.xml", content_type)}
+        )
+
+    name = hostile_kit.victim.stem + suffix
+    _, rec = run_case(hostile_kit, tmp_path, build, name=name)
+    not_crash(rec)
+    if what is None:
+        assert rec.status in hf.MERGED, [str(p) for p in rec.problems]
+        return
+    p = hf.problem(rec, "extension-mismatch", words=[f"文件扩展名为 {suffix}", what, "Excel 拒绝打开"])
+    assert rec.problems[0] is p
+
+
 @pytest.mark.parametrize("which", ["scores-sheet", "content-types"])
 def test_duplicate_zip_entries(hostile_kit, tmp_path, which):
     def build(dst):

@@ -21,7 +21,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from szqa_xl.problems import Problem
@@ -191,7 +191,11 @@ def _view(
     wb_part = part_of("", root_rels, (xp.OFFICE_DOCUMENT, xp.STRICT_OFFICE_DOCUMENT))
     if wb_part is None or not package.has(wb_part):
         return Problem("missing-part", "缺少 xl/workbook.xml：不是 Excel 工作簿或已损坏", name)
-    entries, date1904 = _workbook(read(wb_part, *xp.CT_WORKBOOKS), wb_part)
+    wb_data = read(wb_part, *xp.CT_WORKBOOKS)
+    mismatch = _extension_mismatch(name, types.of(wb_part))
+    if mismatch is not None:
+        return mismatch
+    entries, date1904 = _workbook(wb_data, wb_part)
     wb_rels_part = pkg.rels_part(wb_part)
     rels = (
         _relationships(read(wb_rels_part, xp.CT_RELATIONSHIPS), wb_rels_part)
@@ -236,6 +240,26 @@ def _view(
             return Problem("corrupt-zip", f"工作表“{entry.name}”无法解压：{exc}", name, entry.name)
     view.formats = formats
     return _check_other_parts(package, name, view)
+
+
+def _extension_mismatch(name: str, main_type: str | None) -> Problem | None:
+    """A package whose kind (its workbook part's type) is not the one its extension names: Excel refuses
+    to open it ("the file format or file extension is not valid"), so it is refused here too.  Found
+    when a file is renamed after saving (an .xlsm renamed .xlsx); a name with another extension is
+    judged by its content alone."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in xp.WORKBOOK_TYPES:
+        return None
+    expected, _ = xp.WORKBOOK_TYPES[suffix]
+    if main_type == expected:
+        return None
+    actual = next((what for ct, what in xp.WORKBOOK_TYPES.values() if ct == main_type), main_type)
+    return Problem(
+        "extension-mismatch",
+        f"文件扩展名为 {suffix}，但内容是{actual}：Excel 拒绝打开扩展名与格式不符的文件。"
+        "文件可能在保存后被改名；请在 Excel 中按原格式保存后重新发送",
+        name,
+    )
 
 
 def _check_other_parts(package: pkg.Package, name: str, view: WorkbookView) -> WorkbookView | Problem:

@@ -192,16 +192,16 @@ def relationships(data: bytes, part: str) -> dict[str, tuple[str, str, str]]:
 
 CT_RELATIONSHIPS = "application/vnd.openxmlformats-package.relationships+xml"
 _CT_SML = "application/vnd.openxmlformats-officedocument.spreadsheetml."
-CT_WORKBOOKS = frozenset(
-    {
-        _CT_SML + "sheet.main+xml",  # .xlsx
-        _CT_SML + "template.main+xml",  # .xltx
-        "application/vnd.ms-excel.sheet.macroenabled.main+xml",  # .xlsm
-        "application/vnd.ms-excel.template.macroenabled.main+xml",  # .xltm
-    }
-)
-"""The workbook part's content type in each kind of spreadsheet package Excel opens as a workbook (as compared:
-case-folded; .xlsb and add-ins are not spreadsheetml workbooks a scoresheet can be saved as)."""
+WORKBOOK_TYPES = {
+    ".xlsx": (_CT_SML + "sheet.main+xml", "普通工作簿（.xlsx）"),
+    ".xltx": (_CT_SML + "template.main+xml", "模板（.xltx）"),
+    ".xlsm": ("application/vnd.ms-excel.sheet.macroenabled.main+xml", "启用宏的工作簿（.xlsm）"),
+    ".xltm": ("application/vnd.ms-excel.template.macroenabled.main+xml", "启用宏的模板（.xltm）"),
+}
+"""File extension -> (the workbook part's content type, as compared: case-folded; what it is, for messages):
+each kind of spreadsheet package Excel opens as a workbook, which it opens only under its own extension
+(.xlsb and add-ins are not spreadsheetml workbooks a scoresheet can be saved as)."""
+CT_WORKBOOKS = frozenset(ct for ct, _ in WORKBOOK_TYPES.values())
 CT_WORKSHEET = _CT_SML + "worksheet+xml"
 CT_SHARED_STRINGS = _CT_SML + "sharedstrings+xml"
 CT_STYLES = _CT_SML + "styles+xml"
