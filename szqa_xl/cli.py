@@ -369,7 +369,7 @@ def _report_panels(panels) -> None:
 @app.command("finalize")
 def finalize_cmd(
     consensus_dir: Path = typer.Argument(
-        ..., help="folder of the panels' consensus workbooks (with 共识索引.json)"
+        ..., help="folder of the panels' consensus workbooks (with 共识索引.jsonl)"
     ),
     out: Path = typer.Option(..., "--out", "-o", help="output folder for results and feedback reports"),
     year: int | None = typer.Option(None, "--year", help="award year the workbooks must be for"),

@@ -173,7 +173,7 @@ def expected_role_and_stage(rel: str) -> tuple[str, str]:
         return ("manifest" if name == "manifest.csv" else "issued"), stage
     if name.startswith("共识表_"):
         return "panel-workbook", stage
-    if name == "共识索引.json":
+    if name == "共识索引.jsonl":
         return "consensus-index", stage
     if name in ("consolidated.xlsx", "scores.csv"):
         return "consolidation", stage
@@ -290,7 +290,7 @@ def test_roles_and_stages_of_known_files(report: ArchiveReport) -> None:
     assert got[TAMPERED] == ("rejected-return", stage)
     panel = "3_consolidated/consensus/共识表_2027_经济类_材料评审_EC-001_深圳湾精密制造有限公司.xlsx"
     assert got[panel] == ("panel-workbook", stage)
-    assert got["3_consolidated/consensus/共识索引.json"] == ("consensus-index", stage)
+    assert got["3_consolidated/consensus/共识索引.jsonl"] == ("consensus-index", stage)
     assert got["3_consolidated/consolidated.xlsx"] == ("consolidation", stage)
     assert got["3_consolidated/scores.csv"] == ("consolidation", stage)
     assert got["4_results/results.xlsx"] == ("results", stage)
@@ -450,8 +450,11 @@ def small_year(root: Path, fp: str | None = None) -> Path:
     )
     (root / "out/consensus").mkdir()
     (root / "out/consensus/共识表_2027_经济类_集中答辩_EC-001_甲公司.xlsx").write_bytes(b"PK panel")
-    index = {"version": 1, "panels": {"p": {"key": ["2027", "economic", "集中答辩", "EC-001"]}}}
-    (root / "out/consensus/共识索引.json").write_text(json.dumps(index), encoding="utf-8")
+    head = {"version": 1, "current": {}}
+    entry = {"file": "p", "key": ["2027", "economic", "集中答辩", "EC-001"]}
+    (root / "out/consensus/共识索引.jsonl").write_text(
+        json.dumps(head) + "\n" + json.dumps(entry) + "\n", encoding="utf-8"
+    )
     (root / "final/feedback").mkdir(parents=True)
     (root / "final/results.csv").write_text(
         "year,award_category,stage\n2027,economic,集中答辩\n", encoding="utf-8"
@@ -479,7 +482,7 @@ def test_english_folders_are_recognised_by_content(tmp_path: Path) -> None:
         "out/consolidated.xlsx": ("consolidation", "集中答辩"),
         "out/scores.csv": ("consolidation", "集中答辩"),
         "out/consensus/共识表_2027_经济类_集中答辩_EC-001_甲公司.xlsx": ("panel-workbook", "集中答辩"),
-        "out/consensus/共识索引.json": ("consensus-index", "集中答辩"),
+        "out/consensus/共识索引.jsonl": ("consensus-index", "集中答辩"),
         "final/results.csv": ("results", "集中答辩"),
         "final/feedback/反馈报告_2027_经济类_集中答辩_EC-001_甲公司.docx": ("feedback", "集中答辩"),
         "notes.txt": ("other", ""),

@@ -285,7 +285,7 @@ def _role_by_name(rel: str, header: list[str]) -> str:
     name, suffix = pp.name, pp.suffix.lower()
     if name.startswith("共识表_") and suffix in SPREADSHEETS:
         return "panel-workbook"
-    if name == "共识索引.json":
+    if name == "共识索引.jsonl":
         return "consensus-index"
     if name in ("consolidated.xlsx", "scores.csv"):
         return "consolidation"
@@ -493,10 +493,14 @@ def _index_stage(path: Path) -> str:
     try:
         if path.stat().st_size > MAX_SIDECAR_SIZE:
             return ""
-        panels = json.loads(path.read_text(encoding="utf-8")).get("panels", {})
-        return _single(
-            str(p["key"][2]) for p in panels.values() if isinstance(p, dict) and len(p.get("key", ())) > 2
-        )
+        stages = []
+        with path.open(encoding="utf-8") as fh:  # JSON Lines: a head, then a workbook's entry a line
+            fh.readline()
+            for line in fh:
+                p = json.loads(line)
+                if isinstance(p, dict) and len(p.get("key", ())) > 2:
+                    stages.append(str(p["key"][2]))
+        return _single(stages)
     except (OSError, ValueError, AttributeError, TypeError, KeyError):
         return ""
 
