@@ -237,7 +237,10 @@ def test_a_late_return_never_wipes_a_meetings_work(demo, tmp_path):
         for field, addr in fields.items():
             assert new[new_entry["inputs"][code][field].split("!")[1]].value == old[addr.split("!")[1]].value
     assert read_index(folder)["current"]["|".join(entry["key"])] == updated.name
-    assert (folder / INDEX_NAME).exists()
+    # the index still holds, unchanged, the entry of every workbook kept (finalize checks them against it)
+    again = read_index(folder)["panels"]
+    assert set(again) == set(index["panels"]) | {updated.name}
+    assert {n: again[n] for n in index["panels"]} == index["panels"]
     assert {o.action for o in run.outcomes if o.path.name != name} == {"kept-edited"}
 
 
@@ -361,6 +364,9 @@ def test_written_side_by_side_as_one_by_one(demo, tmp_path):
 
     written = contents(both)
     assert index_without_digests(both) == index_without_digests(one)
+    # JSON Lines: a head, then one entry per workbook, each once, whichever process wrote it
+    lines = (both / "consensus" / INDEX_NAME).read_bytes().splitlines()
+    assert len(lines) == 1 + len(cons.applicants) == 1 + len(read_index(both / "consensus")["panels"])
     del written[f"consensus/{INDEX_NAME}"]
     assert written == {k: v for k, v in contents(one).items() if k != f"consensus/{INDEX_NAME}"}
     assert sum(name.startswith("consensus/共识表_") for name in written) == len(cons.applicants)

@@ -13,15 +13,21 @@ locked and input cell as built.  ``finalize`` checks returned workbooks against 
 It is JSON Lines: the first line says which consolidation wrote it and which
 workbook is current for each applicant, every further line is one workbook's
 entry.  Each workbook's entry is encoded by the process that wrote the workbook
-and only its text is kept until the index is written, line by line: at 10,000
-returns the entries as objects, and the index as one JSON text, took ~170 MiB.
+and appended to a scratch file of that process; the index is then put together
+from those lines and the earlier index's lines of the workbooks kept, neither
+ever held as objects (at 10,000 returns the entries as objects, and the index as
+one JSON text, took ~170 MiB).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -242,14 +248,42 @@ def read_index(folder: Path) -> dict:
         index = json.loads(fh.readline())
         index["panels"] = {}
         for line in fh:
-            entry = json.loads(line)
-            index["panels"][entry["file"]] = entry
+            if line.strip():
+                entry = json.loads(line)
+                index["panels"][entry["file"]] = entry
     return index
 
 
-def _write_one(job: tuple[PanelInput, PanelFiles, str, str], store: CommentStore) -> tuple[str, bytes]:
+class _IndexLines(Mapping):
+    """An index's entries by workbook name, each kept as its line and parsed only when looked up."""
+
+    def __init__(self, folder: Path) -> None:
+        self.head: dict = {"version": 1}
+        self.lines: dict[str, bytes] = {}
+        path = Path(folder) / INDEX_NAME
+        if path.exists():
+            with path.open("rb") as fh:
+                self.head = json.loads(fh.readline())
+                for line in fh:
+                    if line.strip():
+                        self.lines[json.loads(line)["file"]] = line.rstrip(b"\r\n") + b"\n"
+
+    def __getitem__(self, name: str) -> dict:
+        return json.loads(self.lines[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _write_one(
+    job: tuple[PanelInput, PanelFiles, str, str], store: CommentStore, scratch: str
+) -> tuple[str, str, int, int]:
     """Plan and write one panel workbook (atomically), its comments read from ``store`` only now;
-    its name and its index entry, as the index's line."""
+    its index entry appended, as a line, to this process's file in ``scratch``.  Its name, and
+    where its line is: (file, offset, length)."""
     from szqa_xl.xlsx.writer import write
 
     bare, files, folder, name = job
@@ -258,7 +292,12 @@ def _write_one(job: tuple[PanelInput, PanelFiles, str, str], store: CommentStore
     with atomic_path(Path(folder) / name) as tmp:
         write(plan.workbook, tmp)
         digest = _sha256(Path(tmp))
-    return name, _json_line({**_entry(pi, plan, name), "sha256": digest})
+    line = _json_line({**_entry(pi, plan, name), "sha256": digest})
+    lines = os.path.join(scratch, f"{os.getpid()}.jsonl")
+    with open(lines, "ab") as fh:
+        offset = fh.tell()
+        fh.write(line)
+    return name, lines, offset, len(line)
 
 
 def _sha256(path: Path) -> str:
@@ -280,14 +319,19 @@ class _Prepared:
     """What a run will do to the panel folder, decided before any workbook is written."""
 
     run: PanelRun
-    index: dict
+    head: dict  # the index's first line
+    kept: _IndexLines  # the earlier index's entries
     # each workbook's inputs without their comments (see panel_sources), its returns, folder and name
     jobs: list[tuple[PanelInput, PanelFiles, str, str]]
     store: CommentStore
+    scratch: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="szqa-panel-index-"))
 
     def writers(self) -> list:
         """One job per workbook to write (see ``xlsx.forking.run_shared``)."""
-        return [partial(_write_one, job, self.store) for job in self.jobs]
+        return [partial(_write_one, job, self.store, self.scratch) for job in self.jobs]
+
+    def discard(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def write_panels(cons: Consolidation, out_dir: Path | str, workers: int = 2) -> PanelRun:
@@ -297,7 +341,10 @@ def write_panels(cons: Consolidation, out_dir: Path | str, workers: int = 2) -> 
     this process where fork is safe (Linux); elsewhere this process writes them all.
     """
     prepared = _prepare(cons, out_dir, workers)
-    return _finish(prepared, run_shared(prepared.writers(), workers - 1))
+    try:
+        return _finish(prepared, run_shared(prepared.writers(), workers - 1))
+    finally:
+        prepared.discard()
 
 
 def write_all(
@@ -312,8 +359,11 @@ def write_all(
     """
     output_targets(out_dir, force)
     prepared = _prepare(cons, out_dir, workers)
-    targets, written = write_outputs_with(cons, out_dir, prepared.writers(), force=force, workers=workers)
-    return targets, _finish(prepared, written)
+    try:
+        targets, written = write_outputs_with(cons, out_dir, prepared.writers(), force=force, workers=workers)
+        return targets, _finish(prepared, written)
+    finally:
+        prepared.discard()
 
 
 def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepared:
@@ -322,8 +372,8 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
 
     folder = Path(out_dir) / FOLDER_NAME
     folder.mkdir(parents=True, exist_ok=True)
-    index = read_index(folder)
-    panels: dict = index.setdefault("panels", {})
+    panels = _IndexLines(folder)
+    index = panels.head
     current: dict = index.setdefault("current", {})
     run = PanelRun(folder, folder / INDEX_NAME)
     inputs = panel_sources(cons)
@@ -381,20 +431,27 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
         run.outcomes.append(PanelOutcome(key, path, "updated-beside", affected=True, updated=updated))
     index["version"] = 1
     index["consolidation_id"] = consolidation_id(cons)
-    return _Prepared(run, index, jobs, cons.comments)
+    return _Prepared(run, index, panels, jobs, cons.comments)
 
 
-def _finish(prepared: _Prepared, written: list[tuple[str, bytes]]) -> PanelRun:
+def _finish(prepared: _Prepared, written: list[tuple[str, str, int, int]]) -> PanelRun:
     """Record the workbooks written in the index (atomically, once they are all there): the entries
-    of workbooks kept from earlier runs, then those just written, a line each."""
-    new = dict(written)
-    index = prepared.index
-    head = {k: v for k, v in index.items() if k != "panels"}
-    with atomic_path(prepared.run.index) as tmp, open(tmp, "wb") as fh:
-        fh.write(_json_line(head))
-        for name, entry in index["panels"].items():
-            if name not in new:
-                fh.write(_json_line(entry))
-        for line in new.values():
-            fh.write(line)
+    of workbooks kept from earlier runs, then those just written in job order, a line each."""
+    new = {name: where for name, *where in written}
+    sources: dict[str, object] = {}
+    try:
+        with atomic_path(prepared.run.index) as tmp, open(tmp, "wb") as out:
+            out.write(_json_line(prepared.head))
+            for name, line in prepared.kept.lines.items():
+                if name not in new:
+                    out.write(line)
+            for lines, offset, length in new.values():
+                if lines not in sources:
+                    sources[lines] = open(lines, "rb")  # noqa: SIM115 - closed below, once all are copied
+                fh = sources[lines]
+                fh.seek(offset)
+                out.write(fh.read(length))
+    finally:
+        for fh in sources.values():
+            fh.close()
     return prepared.run
