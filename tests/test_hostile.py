@@ -1241,18 +1241,24 @@ def test_openpyxl_reads_no_workbook_without_defusedxml(tmp_path, monkeypatch):
     assert not (tmp_path / "demo2").exists()
 
 
-def test_consolidating_needs_no_openpyxl():
+def test_consolidating_needs_no_openpyxl(hostile_kit):
     """``szqa consolidate`` and the reader never import openpyxl (its import is a tenth of a second
-    of every run, and it does not read returns)."""
+    of every run and of every reader process, and it does not read returns), not even to read the
+    date an examiner signed on."""
     code = (
         "import sys\n"
         "from szqa_xl.cli import app\n"
-        "import szqa_xl.consolidation.batch, szqa_xl.consensus.build, szqa_xl.returns.reader\n"
+        "import szqa_xl.consolidation.batch, szqa_xl.consensus.build\n"
+        "from szqa_xl.returns.reader import read_return\n"
+        f"rf = read_return({str(hostile_kit.victim)!r})\n"
+        "print(rf.status, repr(rf.cover.get('date')))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'openpyxl'))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    status, modules = proc.stdout.strip().splitlines()
+    assert status.startswith("accepted datetime.datetime(")
+    assert modules == "[]"
 
 
 # -- idempotence and safety of outputs --------------------------------------------------------------------

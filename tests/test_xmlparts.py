@@ -233,3 +233,31 @@ def test_streaming_reader_reads_as_the_tree_walk(data: bytes) -> None:
     if want[0] == "refused" and got[0] == "refused":
         return
     assert got == want
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=-1e6, max_value=3e6, allow_nan=False),
+        st.floats(min_value=-2, max_value=62),
+        st.integers(min_value=-800_000, max_value=3_000_000).map(float),
+        st.sampled_from(
+            [0.0, 1.0, 59.0, 59.999999, 60.0, 60.5, 61.0, 0.9999999999, 1e-12, -0.5, 2958465.99999999]
+        ),
+    ),
+    st.booleans(),
+)
+def test_date_serials_as_openpyxl_converts_them(serial: float, date1904: bool) -> None:
+    """The reader's date conversion gives what openpyxl's ``from_excel`` gives (the oracle), or fails
+    the same way, in both date systems."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
+    def outcome(fn):
+        try:
+            return fn()
+        except (OverflowError, ValueError) as exc:
+            return type(exc)
+
+    want = outcome(lambda: from_excel(serial, CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900))
+    got = outcome(lambda: xp.serial_datetime(serial, date1904))
+    assert got == want and type(got) is type(want)
