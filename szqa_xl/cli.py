@@ -341,8 +341,13 @@ def consolidate_cmd(
         )
         raise typer.Exit(2)
     from szqa_xl.consensus.build import write_all
+    from szqa_xl.xlsx.writer import OpenFilesLimit
 
-    paths, panels = write_all(cons, out, force=force, workers=workers)
+    try:
+        paths, panels = write_all(cons, out, force=force, workers=workers)
+    except OpenFilesLimit as exc:
+        err.print(f"[red]error:[/red] {exc}; nothing was written", soft_wrap=True)
+        raise typer.Exit(2) from None
     for rec in cons.returns:
         if rec.status in ("rejected", "duplicate"):
             err.print(

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,30 @@ def test_progress_bar_is_redrawn_ten_times_a_second_and_at_the_end(monkeypatch: 
     for done in range(1, 7):
         update(done, 6)
     assert calls == [(1, 6, True), (2, 6, False), (3, 6, False), (4, 6, True), (5, 6, False), (6, 6, True)]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX limits on open files")
+def test_consolidate_under_too_low_a_limit_on_open_files_says_so_and_writes_nothing(
+    issued, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large consolidated workbook keeps a file open per worksheet while it is written; when the
+    system's hard limit cannot allow that, the clerk reads why and what to do, and no output (not
+    even a panel workbook written alongside) is left half made."""
+    import resource
+
+    import szqa_xl.consolidation.report
+
+    returns = tmp_path / "returns"
+    for i, ex in enumerate(("E01", "E02", "E03")):
+        _fill(issued, ex, returns, full_scores("economic", 50 + 5 * i))
+    monkeypatch.setattr(szqa_xl.consolidation.report, "LARGE_SCORE_ROWS", 0)  # written as a large one
+    real = resource.getrlimit
+    monkeypatch.setattr(
+        resource, "getrlimit", lambda what: (24, 24) if what == resource.RLIMIT_NOFILE else real(what)
+    )
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["consolidate", str(returns), "-o", str(out), "--workers", "2"])
+    assert res.exit_code == 2, res.output
+    text = flat(res.output)
+    assert "allows24(`ulimit-Hn`)" in text and "6worksheets" in text and "nothingwaswritten" in text
+    assert not out.exists() or list(out.rglob("*")) == []

@@ -9,6 +9,8 @@ truncate is refused with ``WriteError`` — nothing is dropped silently.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 import zipfile
 from datetime import date
@@ -257,3 +259,58 @@ def test_a_height_set_after_its_row_was_flushed_is_refused_not_lost(tmp_path: Pa
     sh.cells = rows()
     with pytest.raises(writer.WriteError, match="row 2"):
         writer.write(Workbook(sheets=[sh], styles=STYLES, large=True), tmp_path / "s.xlsx")
+
+
+_MANY_SHEETS = """
+import resource, sys, zipfile
+soft, hard = (int(x) for x in sys.argv[2:4])
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+from szqa_xl.xlsx import writer
+from szqa_xl.xlsx.plan import Cell, Sheet, SheetStream, Style, Workbook
+
+def sheet(i):
+    return lambda: Sheet(f"S{i}", cells=[Cell("A1", f"sheet {i}", "s")])
+
+plan = Workbook(sheets=SheetStream([sheet(i) for i in range(int(sys.argv[4]))]), styles={"s": Style()}, large=True)
+try:
+    writer.render(plan, sys.argv[1])
+except writer.OpenFilesLimit as exc:
+    print("refused:", exc)
+print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX limits on open files")
+def test_a_large_workbook_of_more_sheets_than_the_usual_open_file_limit(tmp_path):
+    """A large (constant_memory) workbook keeps one temporary file open per worksheet until it is
+    assembled.  Under a soft limit lower than that (Linux's usual 1,024 against a consolidated
+    workbook of 2,000 applicants) it is written whole, every sheet there; under a hard limit too
+    low it is refused before anything is written, with both figures in the message."""
+    import resource
+
+    out = tmp_path / "many.xlsx"
+
+    def run(soft, hard, sheets):
+        proc = subprocess.run(
+            [sys.executable, "-c", _MANY_SHEETS, str(out), str(soft), str(hard), str(sheets)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip(f"the hard limit on open files here is {hard}")
+    lines = run(128, 1024, 300)
+    assert lines[-1] != "128" and int(lines[-1]) <= 1024  # raised as far as needed, within the hard limit
+    with zipfile.ZipFile(out) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert len(sheets) == 300
+        assert "sheet 299" in z.read("xl/worksheets/sheet300.xml").decode()
+    out.unlink()
+    lines = run(128, 128, 300)
+    assert lines[0].startswith("refused:") and "300 worksheets" in lines[0] and "allows 128" in lines[0]
+    assert lines[-1] == "128"
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -289,6 +289,7 @@ def _write_one(
     bare, files, folder, name = job
     pi = with_panel_comments(bare, store, files)
     plan = plan_panel(pi)
+    Path(folder).mkdir(parents=True, exist_ok=True)
     with atomic_path(Path(folder) / name) as tmp:
         write(plan.workbook, tmp)
         digest = _sha256(Path(tmp))
@@ -370,8 +371,7 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
     """Read the panel workbooks already there and decide, per applicant, what to write."""
     from szqa_xl.consensus.finalize import edits_of, read_panels  # reads files: only when there are some
 
-    folder = Path(out_dir) / FOLDER_NAME
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(out_dir) / FOLDER_NAME  # created only when something is written into it
     panels = _IndexLines(folder)
     index = panels.head
     current: dict = index.setdefault("current", {})
@@ -439,6 +439,7 @@ def _finish(prepared: _Prepared, written: list[tuple[str, str, int, int]]) -> Pa
     of workbooks kept from earlier runs, then those just written in job order, a line each."""
     new = {name: where for name, *where in written}
     sources: dict[str, object] = {}
+    prepared.run.folder.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_path(prepared.run.index) as tmp, open(tmp, "wb") as out:
             out.write(_json_line(prepared.head))

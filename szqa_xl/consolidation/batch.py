@@ -652,11 +652,13 @@ def write_outputs_with(
     the workbook is written (``xlsx.forking.run_shared``).
     """
     from szqa_xl.consolidation.report import plan_consolidated
-    from szqa_xl.xlsx.writer import write
+    from szqa_xl.xlsx.writer import room_for_open_files, write
 
     targets = output_targets(out_dir, force)
     # Both appear together or not at all: each is finished under a temporary name first.
     plan = plan_consolidated(cons)
+    if plan.large:  # before any helper starts writing (OpenFilesLimit: nothing written)
+        room_for_open_files(len(plan.sheets))
     with atomic_path(targets["csv"]) as tmp_csv, atomic_path(targets["workbook"]) as tmp_wb:
         results = run_shared(
             [partial(write_scores_csv, cons, tmp_csv), *jobs], workers - 1, first=partial(write, plan, tmp_wb)

@@ -168,6 +168,10 @@ class SheetStream:
     def __iter__(self) -> Iterator[Sheet]:
         return (make() for make in self.take_makers())
 
+    def __len__(self) -> int:
+        """The number of sheets (known before they are planned); 0 once the stream is read."""
+        return len(self._makers) if self._makers is not None else 0
+
 
 @dataclass
 class Workbook:

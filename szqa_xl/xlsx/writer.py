@@ -12,7 +12,10 @@ mode: a sheet's rows are written in order and flushed, so memory does not grow
 with the number of rows.  In that mode a row once left cannot be written again,
 so cells are sorted by position, row heights are set as their row is reached,
 and a merge must lie within one row (a longer one is refused as a planning bug
-rather than losing cells).
+rather than losing cells).  In that mode XlsxWriter also keeps one temporary file
+open per worksheet until the package is assembled: :func:`room_for_open_files`
+makes sure the process may hold that many (Linux's usual limit is 1,024, and a
+consolidated workbook of 2,000 applicants needs more).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import datetime
 import gc
 import io
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -62,6 +66,49 @@ _VALIDATE = {"list": "list", "textLength": "length", "date": "date", "whole": "i
 
 class WriteError(RuntimeError):
     """XlsxWriter refused part of a plan (a planning bug: nothing is ever dropped silently)."""
+
+
+class OpenFilesLimit(OSError):
+    """The system does not let this process hold the files a large workbook needs open at once
+    (a limit of the environment, raised before anything is written)."""
+
+
+def _files_open_now() -> int:
+    """Descriptors this process holds (Linux and macOS list them; elsewhere a generous guess)."""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(folder))
+        except OSError:
+            continue
+    return 64
+
+
+def room_for_open_files(count: int) -> None:
+    """Let this process open ``count`` more files at once: the soft limit on open files is raised
+    as far as needed (never above the hard limit, and never lowered; it stays raised, as it would
+    after ``ulimit -n``).  OpenFilesLimit, naming both figures, when the hard limit is too low.
+    Without POSIX resource limits (Windows: 8,192 files a process) nothing is changed."""
+    try:
+        import resource
+    except ImportError:
+        return
+    need = _files_open_now() + count + 32  # a margin for what the process opens meanwhile
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise OpenFilesLimit(
+            f"writing this workbook keeps a file open for each of its {count} worksheets, {need} open "
+            f"files with those of this process; this system allows {hard} (`ulimit -Hn`): raise that "
+            "limit and run again"
+        )
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    except (OSError, ValueError) as exc:
+        raise OpenFilesLimit(
+            f"writing this workbook keeps a file open for each of its {count} worksheets; this process "
+            f"may open {soft} files (`ulimit -n`) and could not raise that to {need}: {exc}"
+        ) from None
 
 
 def _format_options(style: Style) -> dict:
@@ -379,6 +426,8 @@ def write(
     """
     del workers
     path = Path(path)
+    if plan.large:
+        room_for_open_files(len(plan.sheets))
     with tempfile.TemporaryDirectory(prefix="szqa-xl-") as tmp:
         options = {
             "constant_memory": plan.large,
