@@ -188,6 +188,35 @@ def test_large_mode_writes_the_same_cells(tmp_path: Path) -> None:
         assert cells(load_workbook(normal)[title]) == cells(load_workbook(large)[title])
 
 
+@pytest.mark.parametrize("large", [False, True])
+def test_rows_keep_their_heights_when_the_common_one_becomes_the_default(tmp_path: Path, large) -> None:
+    """A sheet whose every row has a height gets the most common one as its default row height (so
+    XlsxWriter need not keep an object per row); every row still shows the height planned, a row
+    with no cells included.  A sheet with a row of no planned height keeps the usual default, so
+    that row looks as it did."""
+    full = Sheet("全部有行高")
+    gap = Sheet("有一行无行高")
+    for sh in (full, gap):
+        for r in range(1, 41):
+            if r != 7:
+                sh.put(f"A{r}", f"第{r}行", "locked")
+                sh.put(f"C{r}", r, "locked")
+            if sh is full or r != 3:
+                sh.row_heights[r] = 18.75 if r % 3 else 31.5
+    path = tmp_path / "heights.xlsx"
+    writer.write(Workbook(sheets=[full, gap], styles=STYLES, large=large), path)
+    book = load_workbook(path)
+    ws = book["全部有行高"]
+    assert ws.sheet_format.defaultRowHeight == 18.75 and ws.sheet_format.customHeight
+    for r in range(1, 41):
+        shown = ws.row_dimensions[r].height
+        assert (shown if shown is not None else ws.sheet_format.defaultRowHeight) == full.row_heights[r], r
+    ws = book["有一行无行高"]
+    assert ws.sheet_format.defaultRowHeight == 15 and not ws.sheet_format.customHeight
+    assert ws.row_dimensions[3].height is None  # as Excel's default, fitted to its text
+    assert [ws.row_dimensions[r].height for r in (1, 2, 6, 7)] == [18.75, 18.75, 31.5, 18.75]
+
+
 @pytest.mark.parametrize(
     "case",
     ["text-too-long", "title-too-long", "merge-across-rows-large", "streamed-out-of-order"],

@@ -27,6 +27,8 @@ from szqa_xl.xlsx.plan import (
 )
 from szqa_xl.xlsx.textsafe import cell_text, split_for_cells
 
+TITLE_HEIGHT = 22.0  # a row of the 15 pt title
+
 STYLES: dict[str, Style] = {
     "title": Style(bold=True, size=15, color="1F3864", valign="center"),
     "subtitle": Style(size=10, color="404040"),
@@ -244,6 +246,9 @@ def _applicant_sheet(
     for e, n in zip(tidy["examiner_id"], tidy["examiner_name"], strict=True):
         ex_names.setdefault(e, n)
     sh = Sheet(name, freeze="C5", print_title_rows="4:4")
+    # Every row has its height (the title's 15 pt, the subtitle's one line, a gap), so the writer may
+    # make the most common one the sheet's default (see xlsx.writer._common_height).
+    sh.row_heights.update({1: TITLE_HEIGHT, 2: 15.0, 3: 15.0})
     app_name = tidy["applicant_name"][0] if tidy["applicant_name"] else ""
     sh.put("A1", cell_text(f"{applicant} {app_name}"), "title")
     sh.put(

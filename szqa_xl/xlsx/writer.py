@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -207,6 +208,21 @@ def _ordered(sp: Sheet) -> Iterable[tuple[int, int, PlanCell]]:
         yield r - 1, c - 1, cell
 
 
+COMMON_HEIGHT_ROWS = 16
+
+
+def _common_height(heights: dict[int, float]) -> float | None:
+    """The height most rows of a sheet share, to be the sheet's default row height, when every row
+    from the first to the last planned one has a height (no row of the content changes; only the
+    empty rows below it take that height) and at least ``COMMON_HEIGHT_ROWS`` rows share it.
+    XlsxWriter keeps two objects for every row given a height, until the package is assembled:
+    a consolidated workbook of 2,000 applicant sheets held 164,000 of them (~47 MiB)."""
+    if len(heights) < COMMON_HEIGHT_ROWS or len(heights) != max(heights):
+        return None
+    height, rows = Counter(heights.values()).most_common(1)[0]
+    return height if rows >= COMMON_HEIGHT_ROWS else None
+
+
 def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -> None:
     ws = wb.add_worksheet(sp.title)
     for letter, width in sp.col_widths.items():
@@ -225,7 +241,10 @@ def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -
             raise WriteError(f"{sp.title}: merge {m} spans rows, which constant_memory mode would lose")
         merges[(r1 - 1, c1 - 1)] = (r2 - 1, c2 - 1)
         covered.update((r - 1, c - 1) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
-    heights = sorted((r - 1, h) for r, h in sp.row_heights.items())
+    common = None if sp.rows_in_order else _common_height(sp.row_heights)
+    if common is not None:
+        ws.set_default_row(common)
+    heights = sorted((r - 1, h) for r, h in sp.row_heights.items() if h != common)
     h = 0
     applied: dict[int, float] = {}
     reached = -1
