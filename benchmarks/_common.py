@@ -146,9 +146,15 @@ def _chunks(seq: list, k: int) -> list[list]:
 
 
 def make_filled(
-    rows: list[dict[str, str]], work: Path, returns: Path, jobs: int, seed: int = 2027
+    rows: list[dict[str, str]],
+    work: Path,
+    returns: Path,
+    jobs: int,
+    seed: int = 2027,
+    saved_by: str = "openpyxl",
 ) -> tuple[Path, list[dict[str, str]]]:
-    """The faithful way: ``generate()`` the roster, then ``fill_scoresheet`` every file.
+    """The faithful way: ``generate()`` the roster, then ``fill_scoresheet`` every file (and, with
+    ``saved_by="libreoffice"``, open and save each in LibreOffice Calc).
 
     Generation is split into ``jobs`` roster chunks run in parallel (each its own ``generate`` call
     and manifest); the manifests are merged into ``work/manifest.csv`` (paths relative to ``work``).
@@ -171,6 +177,8 @@ def make_filled(
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         done = sum(ex.map(_fill_chunk, [(ch, seed) for ch in _chunks(items, jobs)]))
     assert done == len(rows), (done, len(rows))
+    if saved_by == "libreoffice":
+        save_with_libreoffice([dst for _, dst, _ in items], jobs)
     manifest = write_manifest(manifest_rows, work / "manifest.csv")
     return manifest, manifest_rows
 
@@ -226,7 +234,12 @@ def _patch_chunk(items) -> int:
 
 
 def make_patched(
-    rows: list[dict[str, str]], work: Path, returns: Path, jobs: int, pool_per_category: int = 2
+    rows: list[dict[str, str]],
+    work: Path,
+    returns: Path,
+    jobs: int,
+    pool_per_category: int = 2,
+    saved_by: str = "openpyxl",
 ) -> tuple[Path, list[dict[str, str]]]:
     """The fast way for large N: fill a pool faithfully, then copy it with new identities.
 
@@ -237,7 +250,9 @@ def make_patched(
     cover sheets; the manifest gets the same values, so consolidation checks pass.
     """
     pool_rows = roster_rows(PANEL * len(AWARD_IDS) * pool_per_category, tag="P")
-    _manifest, pool_manifest = make_filled(pool_rows, work / "pool", work / "pool" / "returns", jobs)
+    _manifest, pool_manifest = make_filled(
+        pool_rows, work / "pool", work / "pool" / "returns", jobs, saved_by=saved_by
+    )
     pool = {}
     for m in pool_manifest:
         a = int(m["applicant_id"].rsplit("-", 1)[1])
@@ -272,10 +287,80 @@ class _RowLike:
         self.stage = m["stage"]
 
 
-def prepare_returns(n: int, work: Path, mode: str, jobs: int, reuse: bool) -> tuple[Path, Path, str]:
+SAVED_BY = ("openpyxl", "libreoffice")
+"""What saved the filled returns: openpyxl (as ``fill_scoresheet`` leaves them: inline strings, every
+non-ASCII character a character reference) or LibreOffice Calc after it, as an examiner who opens the file
+in Calc and saves it as .xlsx sends it (a shared-strings part, rich-text runs where Calc switched fonts,
+every styled empty cell written)."""
+
+
+def save_with_libreoffice(files: list[Path], jobs: int, attempts: int = 3) -> None:
+    """Open each file in LibreOffice Calc and save it as .xlsx in its place (headless, ``jobs`` at once).
+
+    Each process has its own profile, made first by a one-file run (a fresh profile's first start
+    can drop the files it was given); files a run did not save are given to the next attempt."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        raise SystemExit("--saved-by libreoffice needs LibreOffice (soffice) on PATH")
+    if not files:
+        return
+    scratch = files[0].parent.parent / "lo_scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    chunks = _chunks(files, jobs)
+
+    def command(k: int, out: Path, chunk: list[Path]) -> list[str]:
+        profile = (scratch / f"profile{k}").resolve().as_uri()  # one profile per process: they lock it
+        return [
+            soffice,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--calc",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(out),
+            *map(str, chunk),
+        ]
+
+    warm = scratch / "warm"
+    for k in range(len(chunks)):
+        subprocess.run(command(k, warm, chunks[k][:1]), capture_output=True, check=False)
+    todo = chunks
+    for _ in range(attempts):
+        procs = []
+        for k, chunk in enumerate(todo):
+            out = scratch / f"out{k}"
+            out.mkdir(parents=True, exist_ok=True)
+            popen = subprocess.Popen(
+                command(k, out, chunk), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            procs.append((popen, out, chunk))
+        todo = []
+        for popen, out, chunk in procs:
+            popen.wait()
+            left = []
+            for f in chunk:
+                saved = out / f.name
+                if saved.exists():
+                    os.replace(saved, f)
+                else:
+                    left.append(f)
+            todo.append(left)
+        todo = [c for c in todo if c]
+        if not todo:
+            break
+    if todo:
+        missing = [f.name for c in todo for f in c]
+        raise SystemExit(f"LibreOffice did not save {len(missing)} returns, e.g. {missing[0]}")
+    shutil.rmtree(scratch)
+
+
+def prepare_returns(
+    n: int, work: Path, mode: str, jobs: int, reuse: bool, saved_by: str = "openpyxl"
+) -> tuple[Path, Path, str]:
     """``work/returns`` holding ``n`` filled returns and ``work/manifest.csv``; reused when asked."""
     stamp = work / "DONE"
-    want = f"n={n} mode={mode}"
+    want = f"n={n} mode={mode}" + (f" saved_by={saved_by}" if saved_by != "openpyxl" else "")
     if reuse and stamp.exists() and stamp.read_text() == want:
         return work / "returns", work / "manifest.csv", "reused"
     if work.exists():
@@ -284,12 +369,12 @@ def prepare_returns(n: int, work: Path, mode: str, jobs: int, reuse: bool) -> tu
     rows = roster_rows(n)
     t = time.perf_counter()
     if mode == "fill":
-        manifest, _ = make_filled(rows, work, work / "returns", jobs)
+        manifest, _ = make_filled(rows, work, work / "returns", jobs, saved_by=saved_by)
     else:
-        manifest, _ = make_patched(rows, work, work / "returns", jobs)
+        manifest, _ = make_patched(rows, work, work / "returns", jobs, saved_by=saved_by)
     took = time.perf_counter() - t
     stamp.write_text(want)
-    return work / "returns", manifest, f"made in {took:.1f} s ({mode})"
+    return work / "returns", manifest, f"made in {took:.1f} s ({mode}, saved by {saved_by})"
 
 
 # -- measuring -------------------------------------------------------------------------------------

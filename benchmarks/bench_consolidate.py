@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, median, prepare_returns, run_child, timed  # noqa: E402
+from _common import SAVED_BY, machine, median, prepare_returns, run_child, timed  # noqa: E402
 
 from szqa_xl.returns.reader import split_ref  # noqa: E402
 from szqa_xl.scoresheet.generate import read_manifest  # noqa: E402
@@ -173,6 +173,13 @@ def main() -> None:
         help="how returns are made: fill = generate()+fill_scoresheet for every file; patch = fill a "
         "60-file pool and copy it with patched identities; auto (default) = fill for N, patch for 10×N",
     )
+    ap.add_argument(
+        "--saved-by",
+        choices=SAVED_BY,
+        default="openpyxl",
+        help="what saved the filled returns: openpyxl (default; as the tests fill them) or LibreOffice "
+        "Calc after it (as an examiner using Calc sends them back: shared strings, rich-text runs)",
+    )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for making data")
     ap.add_argument("--reuse", action="store_true", help="reuse returns already made in --workdir")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -194,13 +201,14 @@ def main() -> None:
     print(f"# {res['machine']['package']}")
 
     mode_n = "fill" if args.make in ("auto", "fill") else "patch"
-    work = args.workdir / f"n{args.n}"
-    returns, manifest, how = prepare_returns(args.n, work, mode_n, args.jobs, args.reuse)
+    tag = "" if args.saved_by == "openpyxl" else f"-{args.saved_by}"
+    work = args.workdir / f"n{args.n}{tag}"
+    returns, manifest, how = prepare_returns(args.n, work, mode_n, args.jobs, args.reuse, args.saved_by)
     paths, _skipped = find_returns(returns)
     assert len(paths) == args.n, (len(paths), args.n)
     size = sum(p.stat().st_size for p in paths)
     print(f"N = {args.n} returns in {returns} ({size / 1e6:.1f} MB), {how}")
-    res["data"] = {"mode": mode_n, "how": how, "bytes": size}
+    res["data"] = {"mode": mode_n, "how": how, "bytes": size, "saved_by": args.saved_by}
 
     award_of = {Path(m["path"]).name: m["award_category"] for m in read_manifest(manifest)}
     cells = {a: input_cells(a) for a in set(award_of.values())}
@@ -259,8 +267,10 @@ def main() -> None:
     if not args.skip_10x:
         n10 = 10 * args.n
         mode10 = "patch" if args.make in ("auto", "patch") else "fill"
-        work10 = args.workdir / f"n{n10}"
-        returns10, manifest10, how10 = prepare_returns(n10, work10, mode10, args.jobs, args.reuse)
+        work10 = args.workdir / f"n{n10}{tag}"
+        returns10, manifest10, how10 = prepare_returns(
+            n10, work10, mode10, args.jobs, args.reuse, args.saved_by
+        )
         print(f"10×N = {n10} returns, {how10}", flush=True)
         shutil.rmtree(work10 / "szqa_out", ignore_errors=True)
         dt10, code10, rss10 = run_child(
@@ -282,7 +292,7 @@ def main() -> None:
     a, b, c, cr, cr0 = (med[k] for k in ("a", "b", "c", "c_read", "c_read0"))
     n = args.n
     print()
-    print(f"medians over {args.repeats} repeats, N = {n}")
+    print(f"medians over {args.repeats} repeats, N = {n}, returns saved by {args.saved_by}")
     print(f"  (a) floor, calamine input cells      {a:8.2f} s  {1000 * a / n:7.2f} ms/file")
     print(f"  (b) pandas read_excel+groupby+to_excel {b:6.2f} s  {1000 * b / n:7.2f} ms/file")
     print(f"  (c) szqa consolidate end to end      {c:8.2f} s  {1000 * c / n:7.2f} ms/file")
@@ -325,7 +335,7 @@ def main() -> None:
     }
     print(f"  targets met: {res['targets_met']}")
     res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    out = args.json or args.workdir / f"results_consolidate_n{n}.json"
+    out = args.json or args.workdir / f"results_consolidate_n{n}{tag}.json"
     out.write_text(json.dumps(res, ensure_ascii=False, indent=2))
     print(f"results: {out}")
 

@@ -18,6 +18,7 @@ time limit applies.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -78,6 +79,12 @@ def _die_with_parent() -> None:
 def _worker(conn: Connection, memory_mib: int, reader: Callable[[str], object] | None = None) -> None:
     """Read the files of each batch named on ``conn`` until it closes; answer file by file with
     (index, ReturnFile), so the parent always knows which file is being read."""
+    # A forked worker inherits every object of its parent (~90,000 in `szqa consolidate`: the
+    # standards, the templates, the modules), and each full collection of the cycle collector would
+    # walk them all again.  Frozen, they are left out of every collection (new objects are collected
+    # as before).  A return saved by LibreOffice, whose shared strings become thousands of objects,
+    # was read in 7.4 instead of 10.6 ms (measured on 300 of them; an openpyxl-saved one: no change).
+    gc.freeze()
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us when it stops
     _limit_memory(memory_mib)
