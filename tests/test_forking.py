@@ -95,3 +95,61 @@ def test_no_helper_is_forked_while_another_thread_runs() -> None:
         assert run_shared([job] * 4, 2) == [os.getpid()] * 4
     finally:
         other.join()
+
+
+class _Cycle:
+    """An object in a reference cycle: freed only by the cycle collector."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_callers_garbage_is_collected_after_the_jobs_as_before(helpers: int, fails: bool) -> None:
+    """The jobs run with what existed before them frozen out of the cycle collector; once they are
+    done (or have failed) nothing is left frozen, so a long-lived caller (Excel's Python, a service)
+    gets its cyclic garbage back as before, rather than keeping it for ever."""
+    import gc
+    import weakref
+
+    left = _Cycle()
+    gone = weakref.ref(left)
+    seen_frozen = []
+
+    def job() -> int:
+        seen_frozen.append(gc.get_freeze_count() > 0)
+        if fails:
+            raise ValueError("a bad plan")
+        return 1
+
+    del left  # cyclic garbage from before the jobs: not collected while they run
+    try:
+        run_shared([job], helpers)
+    except ValueError:
+        assert fails
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gone() is None
+    if helpers == 0:
+        assert seen_frozen == [True]
+
+
+def test_a_callers_own_frozen_objects_stay_frozen() -> None:
+    """A caller that froze its objects (a pre-forking server does) keeps them frozen: run_shared does
+    not unfreeze what it did not freeze."""
+    import gc
+    import weakref
+
+    kept = _Cycle()
+    frozen = weakref.ref(kept)
+    del kept
+    gc.freeze()  # the caller's: its garbage cycle is frozen with the rest
+    try:
+        assert run_shared([lambda: 2, lambda: 3], 1) == [2, 3]
+        gc.collect()
+        assert frozen() is not None  # still frozen, so not collected
+    finally:
+        gc.unfreeze()
+    gc.collect()
+    assert frozen() is None

@@ -12,6 +12,7 @@ instead: same results, one core.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -78,14 +80,37 @@ def _results(path: str, count: int) -> Iterator[tuple[int, Any]]:
             yield pickle.load(fh)
 
 
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """The objects that exist when the jobs start are left out of the cycle collector until they end.
+
+    The jobs create objects by the million (XlsxWriter's cells, formats, charts) and the collector
+    runs again and again; each full collection would walk, besides the new objects, everything that
+    was there before: the imported modules and the data the jobs write (~96,000 objects after
+    consolidating 1,000 returns).  Frozen (``gc.freeze``) they are not walked; objects made by the
+    jobs are collected as before, and helpers forked meanwhile inherit the frozen state.  Measured on
+    the 1,000 returns: the consolidated workbook 2.13 -> 1.94 s, the panel workbooks 2.85 -> 2.68 s.
+    Nothing is frozen when the caller has frozen objects itself: unfreezing would undo that.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_shared(
     jobs: Sequence[Callable[[], T]], helpers: int, first: Callable[[], Any] | None = None
 ) -> list[T]:
     """Run ``first()`` here while ``helpers`` forked processes take ``jobs`` in order; once
     ``first`` is done this process takes jobs too.  Every job's result, in job order.
 
-    The jobs are never pickled (they may close over anything); their results are,
-    to a temporary file of each helper as they come, read back here at the end.
+    The objects that exist when they start are left out of the cycle collector meanwhile
+    (see :func:`_collector_spared`).  The jobs are never pickled (they may close over anything);
+    their results are, to a temporary file of each helper as they come, read back here at the end.
     A job that raises in a helper stops that helper; its exception is raised here
     once this process's own work is done, caused by a :class:`HelperFailed` that
     holds the helper's traceback (a :class:`HelperFailed` alone when the exception
@@ -94,6 +119,11 @@ def run_shared(
     runs here in order.  Helpers still running when this returns or raises are
     killed.
     """
+    with _collector_spared():
+        return _run_shared(jobs, helpers, first)
+
+
+def _run_shared(jobs: Sequence[Callable[[], T]], helpers: int, first: Callable[[], Any] | None) -> list[T]:
     n = min(helpers, len(jobs))
     if n < 1 or not fork_is_safe_now():
         if first is not None:
