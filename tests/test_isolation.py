@@ -120,8 +120,12 @@ def test_interrupted_run_leaves_no_worker_behind(hostile_kit, tmp_path, how):
     folder = _batch(hostile_kit, tmp_path, SLOW)
     script = textwrap.dedent(
         f"""
+        import signal
         import sys
         from pathlib import Path
+        # Ctrl-C as at a terminal: a process started in the background of a shell (pytest run with
+        # `&`, say) inherits SIGINT ignored, and so would this one, which would then never stop.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import szqa_xl.returns.isolation as isolation
         real = isolation.read_return
         def read(path, *a, **k):
@@ -146,7 +150,10 @@ def test_interrupted_run_leaves_no_worker_behind(hostile_kit, tmp_path, how):
         assert workers, "no worker was started"
         time.sleep(1.0)  # the slow file is being read
         os.kill(proc.pid, signal.SIGINT if how == "SIGINT" else signal.SIGKILL)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the consolidating process outlived {how} by 30 s: {_diagnosis(proc.pid)}")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -156,6 +163,21 @@ def test_interrupted_run_leaves_no_worker_behind(hostile_kit, tmp_path, how):
         alive = {w for w in alive if Path(f"/proc/{w}").exists() and "Z" not in _state(w)}
         time.sleep(0.1)
     assert not alive, f"workers left running after {how}: {sorted(alive)}"
+
+
+def _diagnosis(pid: int) -> str:
+    """What a process that should have stopped is doing: its signal masks, where it waits, its children."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        status = dict(
+            line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line
+        )
+        wchan = (proc / "wchan").read_text()
+    except OSError as exc:
+        return f"(cannot read /proc/{pid}: {exc})"
+    keys = ("State", "Threads", "SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd")
+    facts = ", ".join(f"{k} {status.get(k, '?').strip()}" for k in keys)
+    return f"{facts}, waiting in {wchan or '?'}, children {sorted(_children(pid))}"
 
 
 def _state(pid: int) -> str:
