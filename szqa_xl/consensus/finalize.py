@@ -27,7 +27,7 @@ from szqa_xl.returns.isolation import DEFAULT_TIME_LIMIT, read_bounded
 from szqa_xl.returns.reader import ReturnFile, open_view
 from szqa_xl.returns.xmlparts import ErrorValue, cell_name, value_text
 from szqa_xl.standards import grid
-from szqa_xl.standards.load import builtin_standard, fingerprint
+from szqa_xl.standards.load import builtin_fingerprint, builtin_standard
 from szqa_xl.xlsx.plan import column_index, column_letter, split_ref
 
 SUFFIXES = {".xlsx", ".xlsm"}
@@ -240,7 +240,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
     except KeyError:
         add("bad-meta", f"奖项类别 {m.get('award_category')!r} 无效（元数据被改动）", sheet=SHEET_META)
         return None
-    if m.get("fingerprint") != fingerprint(std):
+    if m.get("fingerprint") != builtin_fingerprint(std.id):
         add("edition", "共识表依据的标准版本与当前标准不一致", sheet=SHEET_META)
         return None
     if year is not None and m.get("year") != str(year):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from szqa_xl.scoresheet.layout import TEXT_ERROR, TEXT_MAX, row_runs, text_height, unit_label
 from szqa_xl.standards import grid
-from szqa_xl.standards.load import builtin_standard, fingerprint
+from szqa_xl.standards.load import builtin_fingerprint, builtin_standard
 from szqa_xl.standards.models import APPLICANT_KIND_ZH, KIND_ZH
 from szqa_xl.xlsx.plan import CondFormat, Sheet, Style, Validation, Workbook, column_letter
 from szqa_xl.xlsx.textsafe import cell_text
@@ -381,7 +381,7 @@ def _meta(std, pi: PanelInput, plan: PanelPlan) -> Sheet:
         ("layout_version", LAYOUT_VERSION),
         ("kind", "consensus"),
         ("award_category", std.id),
-        ("fingerprint", fingerprint(std)),
+        ("fingerprint", builtin_fingerprint(std.id)),
         ("year", pi.year),
         ("stage", pi.stage),
         ("applicant_id", pi.applicant_id),

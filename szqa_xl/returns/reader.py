@@ -42,8 +42,7 @@ from szqa_xl.scoresheet.layout import (
     plan_scoresheet,
 )
 from szqa_xl.standards import grid
-from szqa_xl.standards.load import builtin_standard
-from szqa_xl.standards.load import fingerprint as _fingerprint
+from szqa_xl.standards.load import builtin_fingerprint, builtin_standard
 from szqa_xl.standards.models import Standard
 from szqa_xl.xlsx.plan import split_ref
 
@@ -78,14 +77,9 @@ INPUT_SHEETS = (SHEET_COVER, SHEET_SCORES, SHEET_META)
 """The sheets read cell by cell; no code ever reads the others."""
 
 
-@cache
-def _fingerprint_of(award: str) -> str:
-    return _fingerprint(builtin_standard(award))
-
-
 def fingerprint(std: Standard) -> str:
     """The built-in standard's fingerprint, computed once per award category."""
-    return _fingerprint_of(std.id)
+    return builtin_fingerprint(std.id)
 
 
 # -- the view -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from szqa_xl.problems import Problem
 from szqa_xl.scoresheet.layout import Issue, PreviousStage, plan_scoresheet
 from szqa_xl.scoresheet.roster import RosterRow, read_roster
-from szqa_xl.standards.load import builtin_standard, fingerprint
+from szqa_xl.standards.load import builtin_fingerprint, builtin_standard
 from szqa_xl.xlsx.atomic import write_text
 from szqa_xl.xlsx.forking import run_shared
 from szqa_xl.xlsx.writer import render
@@ -128,7 +128,7 @@ def generate(
         manifest_rows.append(
             {
                 "issue_id": issue.issue_id,
-                "fingerprint": fingerprint(std),
+                "fingerprint": builtin_fingerprint(std.id),
                 "year": year,
                 "award_category": std.id,
                 "stage": row.stage,

@@ -517,7 +517,7 @@ def _unit_row(std: Standard, sh: Sheet, plan: ScoresheetPlan, unit: ScoringUnit,
     plan.inputs[unit.code].update({f"locked_{key}": f"{SHEET_SCORES}!{c[key]}{r}" for key in LOCKED_FIELDS})
 
 
-def _cover_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
+def _cover_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan, fp: str) -> Sheet:
     sh = Sheet(SHEET_COVER, tab_color="C00000", landscape=False)
     sh.col_widths.update({"A": 3, "B": 20, "C": 62})
     sh.put("B1", "深圳市市长质量奖 评审评分表", "title")
@@ -546,7 +546,7 @@ def _cover_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
             None,
         ),
         ("已评条目得分合计", f"='{SHEET_SCORES}'!{total_cell}", "value_big", None),
-        ("标准版本", f"{std.edition} · 指纹 {fingerprint(std)[:12]}", "value", None),
+        ("标准版本", f"{std.edition} · 指纹 {fp[:12]}", "value", None),
     ]
     r = 3
     for label, value, style, input_key in rows:
@@ -713,14 +713,14 @@ def _glossary_sheet(std: Standard) -> Sheet:
     return sh
 
 
-def _meta_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan) -> Sheet:
+def _meta_sheet(std: Standard, issue: Issue, plan: ScoresheetPlan, fp: str) -> Sheet:
     sh = Sheet(SHEET_META, state="veryHidden")
     meta = {
         "layout_version": LAYOUT_VERSION,
         "award_category": std.id,
         "award_name": std.name_zh,
         "edition": std.edition,
-        "fingerprint": fingerprint(std),
+        "fingerprint": fp,
         "year": "" if issue.year is None else str(issue.year),
         "stage": issue.stage,
         "industry": issue.industry,
@@ -773,8 +773,9 @@ def plan_scoresheet(
     plan = ScoresheetPlan(workbook=wb)
     lists = _lists_sheet(std, wb)
     scores = _scores_sheet(std, issue, plan)
-    cover = _cover_sheet(std, issue, plan)
-    meta = _meta_sheet(std, issue, plan)
+    fp = fingerprint(std)  # the edition, on the cover and in the metadata
+    cover = _cover_sheet(std, issue, plan, fp)
+    meta = _meta_sheet(std, issue, plan, fp)
     extra = [] if previous is None else [_previous_sheet(std, previous), _checks_sheet(std, previous, wb)]
     wb.sheets = [cover, scores, *extra, _guide_sheet(std, issue), _glossary_sheet(std), lists, meta]
     return plan

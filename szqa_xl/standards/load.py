@@ -108,6 +108,13 @@ def fingerprint(std: Standard) -> str:
     return hashlib.sha256(canonical_json(std).encode("utf-8")).hexdigest()
 
 
+@cache
+def builtin_fingerprint(award_id: str) -> str:
+    """The fingerprint of the shipped standard of one award category, computed once a process (every
+    scoresheet, return and panel workbook carries it; each computation serialises the whole standard)."""
+    return fingerprint(builtin_standard(award_id))
+
+
 def schema_json() -> str:
     """The JSON Schema of a standard file, as written to ``standards/schema.json``."""
     return json.dumps(Standard.model_json_schema(), ensure_ascii=False, indent=2) + "\n"
