@@ -59,7 +59,6 @@ __all__ = [
     "WorkbookView",
     "check_issue",
     "expected_layout",
-    "fingerprint",
     "open_view",
     "preflight",
     "read_return",
@@ -75,11 +74,6 @@ MAX_PART_BYTES = 32 * 1024 * 1024
 """Largest inflated XML part that is parsed (a scoring sheet is ~100 KB; 40,000 characters of text ~120 KB)."""
 INPUT_SHEETS = (SHEET_COVER, SHEET_SCORES, SHEET_META)
 """The sheets read cell by cell; no code ever reads the others."""
-
-
-def fingerprint(std: Standard) -> str:
-    """The built-in standard's fingerprint, computed once per award category."""
-    return builtin_fingerprint(std.id)
 
 
 # -- the view -------------------------------------------------------------------------------------
@@ -556,11 +550,11 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
             SHEET_META,
         )
         return
-    if meta.get("fingerprint") != fingerprint(std):
+    if meta.get("fingerprint") != builtin_fingerprint(std.id):
         add(
             "edition",
             f"评分表依据的标准版本（指纹 {meta.get('fingerprint', '')[:12]}）与当前{std.name_zh}标准"
-            f"（{std.edition}，指纹 {fingerprint(std)[:12]}）不一致",
+            f"（{std.edition}，指纹 {builtin_fingerprint(std.id)[:12]}）不一致",
             SHEET_META,
         )
         return
