@@ -257,3 +257,73 @@ def test_scores_csv_blanks_and_injection() -> None:
     assert rows[2]["ofi"] == "正常文本 =1+1"  # only a leading formula character matters
     assert rows[0]["year"] == "2027" and rows[0]["unit_points"] == "20"
     assert scores_csv(tidy) == scores_csv(tidy.copy())
+
+
+# -- GroupRows: an applicant's rows taken from compact columns -------------------------------------
+
+
+def _same(a: list, b: list) -> bool:
+    """Equal value by value, and of the same type (nan is nan, pd.NA is pd.NA, NaT is NaT)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, float) and math.isnan(x):
+            if not math.isnan(y):
+                return False
+        elif x is pd.NA or x is pd.NaT:
+            if y is not x:
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _every_kind_of_column(n: int, seed: int) -> pd.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    gaps = rng.random(n) < 0.3
+    words = np.array(["1.1", "优势", "O'Brien", "=SUM(A1)", ""], dtype=object)[rng.integers(0, 5, n)]
+    floats = rng.random(n) * 100
+    return pd.DataFrame(
+        {
+            "category": pd.Series(np.where(gaps, None, words), dtype="category"),
+            "category_object": pd.Series(np.where(gaps, None, words), dtype=object).astype("category"),
+            "int_category": pd.Series(rng.integers(0, 3, n)).astype("category"),
+            "float64": np.where(gaps, np.nan, floats),
+            "int64": rng.integers(-5, 10_000, n),
+            "bool": rng.random(n) < 0.5,
+            "Float64": pd.array(np.where(gaps, None, floats), dtype="Float64"),
+            "Int64": pd.array(np.where(gaps, None, rng.integers(0, 9, n)), dtype="Int64"),
+            "boolean": pd.array(np.where(gaps, None, rng.random(n) < 0.5), dtype="boolean"),
+            "object": pd.Series(np.where(gaps, None, words), dtype=object),
+            "datetime": pd.Series(pd.date_range("2026-01-01", periods=n, freq="h")).where(~gaps),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_group_rows_are_the_object_columns_values(seed: int) -> None:
+    """What the consolidated workbook writes for an applicant (each value and its type, missing ones
+    included) is what an object copy of the whole column gives at the applicant's rows."""
+    import numpy as np
+
+    from szqa_xl.consolidation.core import GroupRows
+
+    frame = _every_kind_of_column(500, seed)
+    rows = GroupRows(frame, list(frame.columns))
+    rng = np.random.default_rng(seed)
+    indexes = [
+        np.arange(500),
+        np.array([], dtype=np.intp),
+        rng.permutation(500)[:37],
+        np.array([499, 0, 499]),
+    ]
+    for index in indexes:
+        got = rows.rows(index)
+        assert list(got) == list(frame.columns)
+        for name in frame.columns:
+            expected = frame[name].to_numpy(dtype=object)[index].tolist()
+            assert _same(got[name], expected), (name, got[name][:5], expected[:5])

@@ -11,7 +11,7 @@ from itertools import chain
 import pandas as pd
 
 from szqa_xl.consolidation.batch import STATUS_ZH, Consolidation
-from szqa_xl.consolidation.core import GROUP
+from szqa_xl.consolidation.core import GROUP, GroupRows
 from szqa_xl.scoresheet.layout import text_height
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.standards.models import AWARD_IDS, KIND_ZH
@@ -104,12 +104,12 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
     }
     tidy_rows = cons.scores.groupby(GROUP, sort=False, observed=True).indices if len(cons.scores) else {}
     stats_rows = cons.stats.groupby(GROUP, sort=False, observed=True).indices if len(cons.stats) else {}
-    # Columns as plain object arrays, taken once: an applicant's rows are then index look-ups,
-    # not a pandas frame (and its per-call overhead) per applicant.
-    scores = _Columns(
+    # An applicant's rows are index look-ups into columns taken once, not a pandas frame (and its
+    # per-call overhead) per applicant.
+    scores = GroupRows(
         cons.scores, ["unit", "examiner_id", "examiner_name", "applicant_name", "pct", "file_no"]
     )
-    stats = _Columns(cons.stats, ["unit", *_STAT_FIELDS, "flag", "consensus"])
+    stats = GroupRows(cons.stats, ["unit", *_STAT_FIELDS, "flag", "consensus"])
 
     def applicant(key: tuple) -> Sheet:
         tidy, unit_stats = scores.rows(tidy_rows[key]), stats.rows(stats_rows[key])
@@ -128,17 +128,6 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
 
 
 _STAT_FIELDS = ("median", "mean", "min", "max", "range_points", "spread_bands")
-
-
-class _Columns:
-    """Some columns of a frame as object arrays, for taking the rows of one group as plain lists."""
-
-    def __init__(self, frame: pd.DataFrame, names: list[str]) -> None:
-        self._arrays = {n: frame[n].to_numpy(dtype=object) for n in names}
-
-    def rows(self, index) -> dict[str, list]:
-        """Column name -> the values at ``index`` (positions), in that order."""
-        return {n: a[index].tolist() for n, a in self._arrays.items()}
 
 
 def _consensus_total_cell(examiners: int, units: int) -> str:
