@@ -36,7 +36,7 @@ import pandas as pd
 
 from szqa_xl.consensus.layout import PanelInput, PanelPlan, plan_panel
 from szqa_xl.consolidation.batch import CommentStore, Consolidation, output_targets, write_outputs_with
-from szqa_xl.consolidation.core import GROUP
+from szqa_xl.consolidation.core import GROUP, GroupRows
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.xlsx.atomic import atomic_path
 from szqa_xl.xlsx.forking import run_shared
@@ -92,17 +92,21 @@ PanelFiles = tuple[tuple[int, str], ...]
 """(file number in the store, examiner id) of each return behind one panel workbook."""
 
 
-def panel_sources(cons: Consolidation) -> list[tuple[PanelInput, PanelFiles]]:
-    """Each applicant's PanelInput (in the consolidated workbook's order) without its examiners'
-    comments, and the returns they are in.
+def panel_sources(cons: Consolidation) -> tuple[list[tuple[PanelInput, PanelFiles]], PanelScores]:
+    """Each applicant's PanelInput (applicants in the order their first row comes in the scores)
+    without its scores and statistics nor its examiners' comments, and the returns they are in; and
+    where the scores and statistics are taken from (:func:`with_panel_scores`).
 
-    The comments are the bulk of a panel's data; they stay in the consolidation's
-    comment store until the panel's workbook is written (:func:`with_panel_comments`),
-    so the memory this takes does not grow with the texts of every return at once.
+    The scores, statistics and comments are the bulk of a panel's data; they stay in the
+    consolidation's frames and comment store until the panel's workbook is written
+    (:func:`with_panel_scores`, :func:`with_panel_comments`), so the memory this takes does not grow
+    with every applicant's scores at once (at 10,000 returns those of all the panels, as dicts, held
+    ~20 MiB for as long as the workbooks were being written).
     """
+    scores = PanelScores(cons)
     out: list[tuple[PanelInput, PanelFiles]] = []
     if not len(cons.scores):
-        return out
+        return out, scores
     kinds: dict[tuple, str] = {}
     industries: dict[tuple, str] = {}
     built: dict[tuple, list[tuple[str, str]]] = {}
@@ -112,68 +116,90 @@ def panel_sources(cons: Consolidation) -> list[tuple[PanelInput, PanelFiles]]:
             kinds.setdefault(key, rec.applicant_kind or "organisation")
             industries.setdefault(key, rec.industry)
             built.setdefault(key, []).append((rec.issue_id, rec.sha256))
-    # One pass over plain columns (as groupby(sort=False) orders groups: by first appearance); a
-    # pandas group per applicant would cost a frame per applicant for what is a few dict entries.
-    # (medians, range points, band spreads, flags) by unit, per applicant
-    stats: dict[tuple, tuple[dict, dict, dict, dict]] = {}
-    st = cons.stats
-    for *key_values, unit, median, range_points, spread, flag in zip(
-        *(st[c].tolist() for c in (*GROUP, "unit", "median", "range_points", "spread_bands", "flag")),
-        strict=True,
-    ):
-        if any(pd.isna(v) for v in key_values):
-            continue  # as groupby leaves out a group whose key is missing
-        medians, ranges, spreads, flags = stats.setdefault(
-            tuple(str(v) for v in key_values), ({}, {}, {}, {})
-        )
-        medians[unit] = _num(median)
-        ranges[unit] = _num(range_points)
-        spreads[unit] = _num(spread)
-        flags[unit] = bool(flag) if flag is not pd.NA else False
-    sc = cons.scores
-    # (applicant name, examiner id -> name, (unit, examiner) -> pct, file -> examiner id), per applicant
-    groups: dict[tuple, tuple[str, dict, dict, dict]] = {}
-    for *key_values, name, e, en, u, p, f in zip(
-        *(
-            sc[c].tolist()
-            for c in (*GROUP, "applicant_name", "examiner_id", "examiner_name", "unit", "pct", "file_no")
-        ),
-        strict=True,
-    ):
-        if any(pd.isna(v) for v in key_values):
-            continue
-        key = tuple(str(v) for v in key_values)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = (str(name), {}, {}, {})
-        _, examiners, pcts, files = group
-        examiners.setdefault(str(e), str(en))
-        pcts[(str(u), str(e))] = _num(p)
-        files.setdefault(int(f), str(e))
-    for key, (name, examiners, pcts, files) in groups.items():
-        ex = tuple(sorted(examiners.items()))
-        medians, ranges, spreads, flags = stats.get(key, ({}, {}, {}, {}))
+    who = GroupRows(cons.scores, ["applicant_name", "examiner_id", "examiner_name", "file_no"])
+    for key, index in scores.score_rows.items():
+        rows = who.rows(index)
+        examiners: dict[str, str] = {}
+        files: dict[int, str] = {}
+        for e, en, f in zip(rows["examiner_id"], rows["examiner_name"], rows["file_no"], strict=True):
+            examiners.setdefault(str(e), str(en))
+            files.setdefault(int(f), str(e))
         behind = tuple(sorted(built.get(key, [])))
         pi = PanelInput(
             year=key[0],
             award_category=key[1],
             stage=key[2],
             applicant_id=key[3],
-            applicant_name=name,
+            applicant_name=str(rows["applicant_name"][0]),
             applicant_kind=kinds.get(key, "organisation"),
             industry=industries.get(key, ""),
-            examiners=ex,
-            pcts=pcts,
-            medians=medians,
-            range_points=ranges,
-            spread_bands=spreads,
-            flags=flags,
+            examiners=tuple(sorted(examiners.items())),
+            pcts={},
+            medians={},
+            range_points={},
+            spread_bands={},
+            flags={},
             comments={},
             built_from=behind,
             consolidation_id=panel_id(key, behind),
         )
         out.append((pi, tuple(files.items())))
-    return out
+    return out, scores
+
+
+class PanelScores:
+    """Where each applicant's scores and unit statistics are taken from, one applicant at a time:
+    the rows of each applicant (its key as text) in the consolidation's scores and statistics."""
+
+    def __init__(self, cons: Consolidation) -> None:
+        self.score_rows = _rows_by_key(cons.scores)
+        self.stat_rows = _rows_by_key(cons.stats)
+        self._scores = GroupRows(cons.scores, ["unit", "examiner_id", "pct"]) if len(cons.scores) else None
+        stat_fields = ["unit", "median", "range_points", "spread_bands", "flag"]
+        self._stats = GroupRows(cons.stats, stat_fields) if len(cons.stats) else None
+
+    def of(self, key: tuple[str, ...]) -> dict[str, dict]:
+        """The applicant's ``pcts``, ``medians``, ``range_points``, ``spread_bands`` and ``flags``."""
+        pcts: dict[tuple[str, str], float | None] = {}
+        index = self.score_rows.get(key)
+        if index is not None and self._scores is not None:
+            rows = self._scores.rows(index)
+            for u, e, p in zip(rows["unit"], rows["examiner_id"], rows["pct"], strict=True):
+                pcts[(str(u), str(e))] = _num(p)
+        medians: dict[str, float | None] = {}
+        ranges: dict[str, float | None] = {}
+        spreads: dict[str, float | None] = {}
+        flags: dict[str, bool] = {}
+        index = self.stat_rows.get(key)
+        if index is not None and self._stats is not None:
+            rows = self._stats.rows(index)
+            for unit, median, range_points, spread, flag in zip(*rows.values(), strict=True):
+                medians[unit] = _num(median)
+                ranges[unit] = _num(range_points)
+                spreads[unit] = _num(spread)
+                flags[unit] = bool(flag) if flag is not pd.NA else False
+        return {
+            "pcts": pcts,
+            "medians": medians,
+            "range_points": ranges,
+            "spread_bands": spreads,
+            "flags": flags,
+        }
+
+
+def _rows_by_key(frame: pd.DataFrame) -> dict[tuple[str, ...], object]:
+    """Applicant key (as text) -> the positions of its rows, applicants in the order of their first
+    row; a row whose key is missing belongs to none (as groupby leaves it out)."""
+    if not len(frame):
+        return {}
+    groups = frame.groupby(GROUP, sort=False, observed=True).indices
+    ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
+    return {tuple(str(v) for v in key): index for key, index in ordered}
+
+
+def with_panel_scores(pi: PanelInput, scores: PanelScores) -> PanelInput:
+    """``pi`` with its applicant's scores and unit statistics (see :func:`panel_sources`)."""
+    return replace(pi, **scores.of((pi.year, pi.award_category, pi.stage, pi.applicant_id)))
 
 
 def with_panel_comments(pi: PanelInput, store: CommentStore, files: PanelFiles) -> PanelInput:
@@ -279,15 +305,15 @@ class _IndexLines(Mapping):
 
 
 def _write_one(
-    job: tuple[PanelInput, PanelFiles, str, str], store: CommentStore, scratch: str
+    job: tuple[PanelInput, PanelFiles, str, str], scores: PanelScores, store: CommentStore, scratch: str
 ) -> tuple[str, str, int, int]:
-    """Plan and write one panel workbook (atomically), its comments read from ``store`` only now;
-    its index entry appended, as a line, to this process's file in ``scratch``.  Its name, and
-    where its line is: (file, offset, length)."""
+    """Plan and write one panel workbook (atomically), its scores taken from ``scores`` and its
+    comments read from ``store`` only now; its index entry appended, as a line, to this process's
+    file in ``scratch``.  Its name, and where its line is: (file, offset, length)."""
     from szqa_xl.xlsx.writer import write
 
     bare, files, folder, name = job
-    pi = with_panel_comments(bare, store, files)
+    pi = with_panel_comments(with_panel_scores(bare, scores), store, files)
     plan = plan_panel(pi)
     Path(folder).mkdir(parents=True, exist_ok=True)
     with atomic_path(Path(folder) / name) as tmp:
@@ -322,14 +348,15 @@ class _Prepared:
     run: PanelRun
     head: dict  # the index's first line
     kept: _IndexLines  # the earlier index's entries
-    # each workbook's inputs without their comments (see panel_sources), its returns, folder and name
+    # each workbook's inputs without its scores and comments (see panel_sources), its returns, folder, name
     jobs: list[tuple[PanelInput, PanelFiles, str, str]]
+    scores: PanelScores
     store: CommentStore
     scratch: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="szqa-panel-index-"))
 
     def writers(self) -> list:
         """One job per workbook to write (see ``xlsx.forking.run_shared``)."""
-        return [partial(_write_one, job, self.store, self.scratch) for job in self.jobs]
+        return [partial(_write_one, job, self.scores, self.store, self.scratch) for job in self.jobs]
 
     def discard(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -376,7 +403,7 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
     index = panels.head
     current: dict = index.setdefault("current", {})
     run = PanelRun(folder, folder / INDEX_NAME)
-    inputs = panel_sources(cons)
+    inputs, scores = panel_sources(cons)
     on_disk = [
         folder / n
         for pi, _ in inputs
@@ -431,7 +458,7 @@ def _prepare(cons: Consolidation, out_dir: Path | str, workers: int) -> _Prepare
         run.outcomes.append(PanelOutcome(key, path, "updated-beside", affected=True, updated=updated))
     index["version"] = 1
     index["consolidation_id"] = consolidation_id(cons)
-    return _Prepared(run, index, panels, jobs, cons.comments)
+    return _Prepared(run, index, panels, jobs, scores, cons.comments)
 
 
 def _finish(prepared: _Prepared, written: list[tuple[str, str, int, int]]) -> PanelRun:
