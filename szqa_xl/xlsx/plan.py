@@ -36,9 +36,14 @@ def column_index(letters: str) -> int:
     return n
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def split_ref(ref: str) -> tuple[int, int]:
-    """'H12' (or '$H$12') -> (row 12, column 8), both 1-based."""
+    """'H12' (or '$H$12') -> (row 12, column 8), both 1-based.
+
+    Cached for the few hundred cells that every scoresheet, applicant sheet and panel workbook
+    repeats (the six blank templates have 638 between them).  The cache is kept small: the long
+    sheets of a large consolidation (a row per return or per score) add refs seen once each, and
+    a cache of 65,536 held ~15 MiB of them until the process ended."""
     m = _REF.fullmatch(ref)
     if m is None:
         raise ValueError(f"bad cell reference {ref!r}")
