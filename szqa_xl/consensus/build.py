@@ -36,7 +36,7 @@ import pandas as pd
 
 from szqa_xl.consensus.layout import PanelInput, PanelPlan, plan_panel
 from szqa_xl.consolidation.batch import CommentStore, Consolidation, output_targets, write_outputs_with
-from szqa_xl.consolidation.core import GROUP, GroupRows
+from szqa_xl.consolidation.core import GroupRows
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.xlsx.atomic import atomic_path
 from szqa_xl.xlsx.forking import run_shared
@@ -152,8 +152,8 @@ class PanelScores:
     the rows of each applicant (its key as text) in the consolidation's scores and statistics."""
 
     def __init__(self, cons: Consolidation) -> None:
-        self.score_rows = _rows_by_key(cons.scores)
-        self.stat_rows = _rows_by_key(cons.stats)
+        self.score_rows = cons.score_rows
+        self.stat_rows = cons.stat_rows
         self._scores = GroupRows(cons.scores, ["unit", "examiner_id", "pct"]) if len(cons.scores) else None
         stat_fields = ["unit", "median", "range_points", "spread_bands", "flag"]
         self._stats = GroupRows(cons.stats, stat_fields) if len(cons.stats) else None
@@ -185,16 +185,6 @@ class PanelScores:
             "spread_bands": spreads,
             "flags": flags,
         }
-
-
-def _rows_by_key(frame: pd.DataFrame) -> dict[tuple[str, ...], object]:
-    """Applicant key (as text) -> the positions of its rows, applicants in the order of their first
-    row; a row whose key is missing belongs to none (as groupby leaves it out)."""
-    if not len(frame):
-        return {}
-    groups = frame.groupby(GROUP, sort=False, observed=True).indices
-    ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
-    return {tuple(str(v) for v in key): index for key, index in ordered}
 
 
 def with_panel_scores(pi: PanelInput, scores: PanelScores) -> PanelInput:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ from szqa_xl.consolidation.core import (
     applicant_summary,
     empty_tidy,
     examiner_leniency,
+    rows_by_key,
     unit_stats,
 )
 from szqa_xl.problems import Problem
@@ -177,6 +178,17 @@ class Consolidation:
     created_at: str = ""
     agreement: pd.DataFrame | None = None  # per applicant: ICC(2,1), ICC(2,k), alpha, Koo & Li reading
     category_agreement: pd.DataFrame | None = None  # per award category and stage (see panel_agreement)
+
+    @cached_property
+    def score_rows(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Applicant key (as text) -> the positions of its rows in ``scores`` (see ``core.rows_by_key``);
+        taken once for the consolidated workbook and the panel workbooks alike."""
+        return rows_by_key(self.scores)
+
+    @cached_property
+    def stat_rows(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Applicant key (as text) -> the positions of its rows in ``stats``."""
+        return rows_by_key(self.stats)
 
     @property
     def tidy(self) -> pd.DataFrame:

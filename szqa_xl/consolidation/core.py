@@ -53,6 +53,16 @@ class Thresholds:
     range_points: float = 25.0
 
 
+def rows_by_key(frame: pd.DataFrame) -> dict[tuple[str, ...], np.ndarray]:
+    """Group key (its ``GROUP`` values as text) -> the positions of its rows, groups in the order of
+    their first row; a row whose key is missing belongs to none (as groupby leaves it out)."""
+    if not len(frame):
+        return {}
+    groups = frame.groupby(GROUP, sort=False, observed=True).indices
+    ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
+    return {tuple(str(v) for v in key): index for key, index in ordered}
+
+
 class GroupRows:
     """Some columns of a frame, for taking the rows of one group at a time as plain lists.
 
@@ -75,7 +85,7 @@ def _taker(column: pd.Series):
     """A function of positions giving the column's values there as a list of Python objects."""
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype.kind in "OT":
-        codes = column.cat.codes.to_numpy()
+        codes = column.array.codes  # the categorical's own codes (read-only), not a copy
         lookup = np.empty(len(dtype.categories) + 1, dtype=object)
         lookup[:-1] = dtype.categories.to_numpy(dtype=object)
         lookup[-1] = np.nan  # code -1: a missing category

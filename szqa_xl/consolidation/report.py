@@ -102,8 +102,6 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
         key: _consensus_total_cell(int(n), len(builtin_standard(key[1]).units()))
         for key, n in zip(keys, cons.applicants["examiners"], strict=True)
     }
-    tidy_rows = cons.scores.groupby(GROUP, sort=False, observed=True).indices if len(cons.scores) else {}
-    stats_rows = cons.stats.groupby(GROUP, sort=False, observed=True).indices if len(cons.stats) else {}
     # An applicant's rows are index look-ups into columns taken once, not a pandas frame (and its
     # per-call overhead) per applicant.
     scores = GroupRows(
@@ -112,7 +110,8 @@ def plan_consolidated(cons: Consolidation) -> Workbook:
     stats = GroupRows(cons.stats, ["unit", *_STAT_FIELDS, "flag", "consensus"])
 
     def applicant(key: tuple) -> Sheet:
-        tidy, unit_stats = scores.rows(tidy_rows[key]), stats.rows(stats_rows[key])
+        text_key = tuple(str(v) for v in key)
+        tidy, unit_stats = scores.rows(cons.score_rows[text_key]), stats.rows(cons.stat_rows[text_key])
         sh, cell = _applicant_sheet(cons, key, names[key], tidy, unit_stats)
         if cell != consensus_cells[key]:
             raise AssertionError(
