@@ -565,6 +565,103 @@ def test_workbook_applicant_sheets_show_the_numbers(scenario: Scenario) -> None:
             assert str(ws.cell(r, cols["共识得分"]).value).startswith("=")
 
 
+def _print_areas(ws) -> list[tuple[int, int, int, int]]:
+    """The sheet's print areas as (first row, first col, last row, last col), 1-based."""
+    from openpyxl.utils.cell import range_boundaries
+
+    assert ws.print_area, ws.title
+    return [
+        (r1, c1, r2, c2)
+        for c1, r1, c2, r2 in (
+            range_boundaries(a.rpartition("!")[2].replace("$", "")) for a in ws.print_area.split(",")
+        )
+    ]
+
+
+def _assert_charts_printed_whole(ws, scores: list[tuple[int, int, int, int]]) -> None:
+    """Each of the sheet's two charts lies whole within one print area of the scores; they do not overlap."""
+    boxes = [
+        (c.anchor._from.row + 1, c.anchor._from.col + 1, c.anchor.to.row + 1, c.anchor.to.col + 1)
+        for c in ws._charts
+    ]
+    assert len(boxes) == 2, ws.title
+    for r1, _c1, r2, c2 in boxes:
+        assert any(a <= r1 and r2 <= b and c2 <= d for a, _, b, d in scores), (ws.title, boxes, scores)
+    (a1, b1, a2, b2), (c1, d1, c2, d2) = boxes
+    assert a2 < c1 or c2 < a1 or b2 < d1 or d2 < b1, (ws.title, boxes)
+
+
+def test_applicant_sheets_print_scores_and_comments_on_pages_of_their_own(scenario: Scenario) -> None:
+    """Printed, an applicant sheet is the scores (with the charts) fitted to a page's width, then the
+    comments on pages of their own: never both side by side, shrunk, with empty score columns printed
+    beside every page of comments. Nothing the sheet shows is left out of print."""
+    wb = load_workbook(scenario.paths["workbook"])
+    for aid, (name, *_rest) in APPLICANTS.items():
+        ws = wb[aid]
+        assert ws.print_title_rows == "$4:$4" and ws.page_setup.orientation == "landscape"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (1, None)
+        areas = _print_areas(ws)
+        header = [c.value for c in ws[4]]
+        gap = header.index(None) + 1  # the blank column between the scores and the comments
+        assert header[gap - 2] == "说明" and header[gap] == "编号" and header[gap + 4] == "佐证材料/页码"
+        scores = [a for a in areas if a[3] < gap]
+        comments = [a for a in areas if a[1] > gap]
+        assert len(scores) + len(comments) == len(areas), areas  # no part spans both tables
+        assert all((a[1], a[3]) == (1, gap - 1) for a in scores), areas
+        assert scores[0][0] == 1 and _unit_rows(ws)["总分"] <= scores[0][2], areas
+        comment_rows = [r for r in range(5, ws.max_row + 1) if ws.cell(r, gap + 1).value is not None]
+        assert comment_rows, f"{aid} has comments"
+        assert comments == [(1, gap + 1, max(comment_rows), gap + 5)], areas
+        assert ws.cell(1, gap + 1).value == f"{aid} {name} · 优势与改进机会"
+        _assert_charts_printed_whole(ws, scores)
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value is not None:
+                    assert any(r1 <= c.row <= r2 and c1 <= c.column <= c2 for r1, c1, r2, c2 in areas), (
+                        c.coordinate
+                    )
+
+
+def test_charts_of_a_panel_with_one_return_stay_within_the_scores(scenario: Scenario, tmp_path: Path) -> None:
+    """A scores table of one examiner's column is too narrow for the two charts side by side: the
+    second goes below the first, not over the comments."""
+    returns = tmp_path / "returns"
+    returns.mkdir()
+    (one,) = [
+        p for p in scenario.returns.iterdir() if p.name.startswith(f"{YEAR}_") and "_EC-02_E01_" in p.name
+    ]
+    shutil.copyfile(one, returns / one.name)
+    cons = consolidate_dir(returns, workers=0)
+    ws = load_workbook(write_outputs(cons, tmp_path / "out", workers=0)["workbook"])["EC-02"]
+    header = [c.value for c in ws[4]]
+    assert [h for h in header if h and "\n" in h] == ["E01\n李明"]
+    areas = _print_areas(ws)
+    gap = header.index(None) + 1
+    _assert_charts_printed_whole(ws, [a for a in areas if a[3] < gap])
+
+
+@pytest.mark.libreoffice
+def test_applicant_sheets_printed_by_libreoffice(scenario: Scenario, lo_convert, tmp_path: Path) -> None:
+    """As LibreOffice prints them: every applicant's comments come on pages without the scores'
+    columns, and its scores on pages without the comments' columns."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler) not installed")
+    import subprocess
+
+    (pdf,) = lo_convert([scenario.paths["workbook"]], "pdf", tmp_path / "pdf")
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, timeout=120, check=True
+    )
+    pages = out.stdout.decode("utf-8").split("\f")
+    for aid, (name, *_rest) in APPLICANTS.items():
+        scores = [p for p in pages if f"{aid} {name}" in p and "中位数%" in p]
+        comments = [p for p in pages if f"{aid} 第" in p and "佐证材料/页码" in p]
+        assert scores and comments, aid
+        assert not any("佐证材料/页码" in p for p in scores), aid
+        assert not any("中位数%" in p for p in comments), aid
+        assert any(f"{aid} {name} · 优势与改进机会" in p for p in comments), aid
+
+
 def test_injection_text_is_text_in_the_workbook(scenario: Scenario) -> None:
     wb = load_workbook(scenario.paths["workbook"])
     ws = wb["EC-01"]

@@ -217,6 +217,29 @@ def test_rows_keep_their_heights_when_the_common_one_becomes_the_default(tmp_pat
     assert [ws.row_dimensions[r].height for r in (1, 2, 6, 7)] == [18.75, 18.75, 31.5, 18.75]
 
 
+@pytest.mark.parametrize("title", ["s", "申报方 O'Brien", "A-1 (2)"])
+def test_print_areas_one_or_several_in_their_order(tmp_path: Path, title: str) -> None:
+    one, several = (
+        Sheet("one", print_areas=["B2:D9"]),
+        Sheet(title, print_areas=["A1:R23", "$A$25:$R$42", "T1:X73"]),
+    )
+    for sh in (one, several):
+        sh.put("A1", "x")
+    path = tmp_path / "p.xlsx"
+    writer.write(Workbook(sheets=[one, several], styles={}, lock_structure=False), path)
+    wb = load_workbook(path)
+    assert wb["one"].print_area == "'one'!$B$2:$D$9" or wb["one"].print_area == "one!$B$2:$D$9"
+    quoted = "'" + title.replace("'", "''") + "'"
+    got = wb[title].print_area.replace(f"{title}!", f"{quoted}!") if title == "s" else wb[title].print_area
+    assert got == f"{quoted}!$A$1:$R$23,{quoted}!$A$25:$R$42,{quoted}!$T$1:$X$73"
+
+
+def test_several_print_areas_on_a_sheet_named_with_a_bang_are_refused(tmp_path: Path) -> None:
+    sheet = Sheet("a!b", print_areas=["A1:B2", "D1:E2"])
+    with pytest.raises(writer.WriteError, match="a!b"):
+        writer.write(Workbook(sheets=[sheet], styles={}, lock_structure=False), tmp_path / "x.xlsx")
+
+
 @pytest.mark.parametrize(
     "case",
     ["text-too-long", "title-too-long", "merge-across-rows-large", "streamed-out-of-order"],

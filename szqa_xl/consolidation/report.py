@@ -23,11 +23,13 @@ from szqa_xl.xlsx.plan import (
     SheetStream,
     Style,
     Workbook,
+    column_index,
     column_letter,
 )
 from szqa_xl.xlsx.textsafe import cell_text, split_for_cells
 
 TITLE_HEIGHT = 22.0  # a row of the 15 pt title
+CHART_WIDTH_CM, CHART_HEIGHT_CM = 14.0, 7.0  # an applicant sheet's two charts
 
 STYLES: dict[str, Style] = {
     "title": Style(bold=True, size=15, color="1F3864", valign="center"),
@@ -58,7 +60,7 @@ grow with the number of returns.  Below it XlsxWriter keeps the cells until the 
 distinct text once, in the shared strings, instead of every text inline: measured at 1,000 returns
 (16,340 rows), 1.9 s instead of 2.7 s and a file 10 % smaller, for ~64 MiB more at the peak."""
 
-_SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\'!]")  # Excel's forbidden characters, the quote and the "!" of refs
 
 
 def _num(v) -> float | None:
@@ -354,20 +356,28 @@ def _applicant_sheet(
             f"'{name}'!$B${prof_first}:$B${prof_last}",
             y_title="%",
             y_max=100,
-            width_cm=14,
-            height_cm=7,
+            width_cm=CHART_WIDTH_CM,
+            height_cm=CHART_HEIGHT_CM,
         )
     )
+    # the spread chart beside the first (the scores, the profile and both charts then fit one page),
+    # or below it when the scores table is too narrow for both (a panel of one or two returns)
+    beside = _column_from(sh.col_widths, CHART_WIDTH_CM + 0.5)
+    chart_px = CHART_WIDTH_CM / 2.54 * 96
+    if _width_px(sh.col_widths, 1, column_index(beside) - 1) + chart_px <= _width_px(sh.col_widths, 1, len(headers)):
+        spread_anchor = (beside, chart_row)
+    else:
+        spread_anchor = ("A", _rows_under(sh, chart_row, CHART_HEIGHT_CM) + 2)
     sh.charts.append(
         Chart(
             "col",
-            f"A{chart_row + 16}",
+            f"{spread_anchor[0]}{spread_anchor[1]}",
             "评审员分歧：各条目极差（分）",
             f"'{name}'!${col['极差(分)']}$4:${col['极差(分)']}${last}",
             f"'{name}'!$A${first}:$A${last}",
             y_title="分",
-            width_cm=14,
-            height_cm=7,
+            width_cm=CHART_WIDTH_CM,
+            height_cm=CHART_HEIGHT_CM,
         )
     )
 
@@ -403,7 +413,56 @@ def _applicant_sheet(
                     height = max(height, text_height(text, w))
                 sh.row_heights[r] = min(409.0, height)
                 r += 1
+    # Printed fitted to the page's width, in parts each on pages of its own (Excel drops manual page
+    # breaks when it fits the width): the scores with the profile and charts below them, or, when
+    # that would not fit one page, the scores, then the profile and charts; then the comments.
+    bottom = max(prof_last, _rows_under(sh, spread_anchor[1], CHART_HEIGHT_CM))
+    right = col["说明"]
+    spans = [(1, len(headers))]  # the columns of each part
+    comments_area = []
+    if r > first:
+        sh.put(f"{code_col}1", cell_text(f"{applicant} {app_name} · 优势与改进机会"), "title")
+        comments_area = [f"{code_col}1:{comment_cols[-1]}{r - 1}"]
+        spans.append((c0, c0 + len(comment_cols) - 1))
+    scale = min(1.0, PAGE_WIDTH_PX / max(_width_px(sh.col_widths, a, b) for a, b in spans))
+    if sum(sh.row_heights.get(row, 15.0) for row in range(1, bottom + 1)) * scale <= PAGE_HEIGHT_PT:
+        sh.print_areas = [f"A1:{right}{bottom}", *comments_area]
+    else:
+        sh.print_areas = [f"A1:{right}{total_r}", f"A{total_r + 2}:{right}{bottom}", *comments_area]
     return sh, cons_total
+
+
+PAGE_WIDTH_PX = (29.7 / 2.54 - 0.8) * 96
+"""What an A4 landscape page prints across, in pixels at 100 % (the writer's 0.4 in side margins). The
+columns' pixel widths are those of the default font (Calibri 11); a wider font makes the columns wider
+and the fitted scale smaller, so a part judged to fit one page still does."""
+PAGE_HEIGHT_PT = (21.0 / 2.54 - 1.0) * 72 * 0.96
+"""What it prints down, in points (0.5 in top and bottom margins), less 4 % to spare."""
+
+
+def _width_px(widths: dict[str, float], first: int, last: int) -> int:
+    """Columns ``first``..``last`` (1-based) across, in pixels: a column of w characters is
+    int(7w + 0.5) + 5 pixels wide, as Excel and XlsxWriter size it."""
+    return sum(int(7 * widths.get(column_letter(j), 8.43) + 0.5) + 5 for j in range(first, last + 1))
+
+
+def _column_from(widths: dict[str, float], cm: float) -> str:
+    """The first column whose left edge is at least ``cm`` from the sheet's left edge."""
+    j = 1
+    while _width_px(widths, 1, j - 1) < cm / 2.54 * 96:
+        j += 1
+    return column_letter(j)
+
+
+def _rows_under(sh: Sheet, row: int, height_cm: float) -> int:
+    """The last row a chart ``height_cm`` high anchored at ``row`` reaches. A row without a height is
+    taken at 15 pt, the least an applicant sheet's rows have (the writer may make a larger one the
+    default), so the answer is never short of the chart's end."""
+    need = height_cm / 2.54 * 72  # points
+    while need > 0:
+        need -= sh.row_heights.get(row, 15.0)
+        row += 1
+    return row - 1
 
 
 def _examiners(cons: Consolidation) -> Sheet:

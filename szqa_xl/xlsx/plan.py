@@ -142,6 +142,8 @@ class Sheet:
     paper: Literal["A4", "A3"] = "A4"
     fit_width: bool = True
     print_title_rows: str | None = None
+    # ranges printed ("A1:R60"), each on pages of its own, in this order; none: all that is used
+    print_areas: list[str] = field(default_factory=list)
     tab_color: str | None = None
     hidden_cols: list[str] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)

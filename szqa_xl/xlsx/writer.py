@@ -35,7 +35,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import xlsxwriter
-from xlsxwriter.utility import xl_cell_to_rowcol
+from xlsxwriter.utility import quote_sheetname, xl_cell_to_rowcol, xl_range_abs
 
 from szqa_xl.xlsx.atomic import atomic_path
 from szqa_xl.xlsx.plan import Cell as PlanCell
@@ -336,6 +336,8 @@ def _sheet(wb, sp: Sheet, formats: dict, dxf: Callable, constant: bool, plain) -
     if sp.print_title_rows:
         first, _, last = sp.print_title_rows.partition(":")
         ws.repeat_rows(int(first) - 1, int(last or first) - 1)
+    if sp.print_areas:
+        _print_areas(wb, ws, sp)
     ws.set_footer(FOOTER)
     if sp.protect:
         ws.protect(
@@ -392,6 +394,26 @@ def _operand(text: str) -> object:
 
 
 _SHEET_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!(.+)$")
+
+
+def _print_areas(wb, ws, sp: Sheet) -> None:
+    """The sheet's print areas. Several are one defined name listing them, as Excel itself writes
+    them (`_xlnm.Print_Area`, ECMA-376 Part 1, 18.2.5); Excel and LibreOffice print each on pages of
+    its own. XlsxWriter's ``print_area`` takes one range only."""
+    bounds = []
+    for area in sp.print_areas:
+        a, _, b = area.replace("$", "").partition(":")
+        (r1, c1), (r2, c2) = split_ref(a), split_ref(b or a)
+        bounds.append((r1 - 1, c1 - 1, r2 - 1, c2 - 1))
+    if len(bounds) == 1:
+        _check(ws.print_area(*bounds[0]), f"the print area of {sp.title}")
+        return
+    if "!" in sp.title:  # define_name reads "sheet!name" with one "!"
+        raise WriteError(f"{sp.title}: a sheet with several print areas cannot have '!' in its name")
+    sheet = quote_sheetname(sp.title)
+    refs = ",".join(f"{sheet}!{xl_range_abs(*b)}" for b in bounds)
+    # define_name takes the sheet's name between plain quotes (it strips them, nothing more)
+    _check(wb.define_name(f"'{sp.title}'!_xlnm.Print_Area", refs), f"the print areas of {sp.title}")
 
 
 def _ref_parts(ref: str) -> tuple[str, int, int, int, int]:
