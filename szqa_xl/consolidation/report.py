@@ -16,6 +16,7 @@ from szqa_xl.scoresheet.layout import text_height
 from szqa_xl.standards.load import builtin_standard
 from szqa_xl.standards.models import AWARD_IDS, KIND_ZH
 from szqa_xl.xlsx.plan import (
+    PX_PER_CM,
     Cell,
     Chart,
     CondFormat,
@@ -23,7 +24,6 @@ from szqa_xl.xlsx.plan import (
     SheetStream,
     Style,
     Workbook,
-    column_index,
     column_letter,
 )
 from szqa_xl.xlsx.textsafe import cell_text, split_for_cells
@@ -362,10 +362,10 @@ def _applicant_sheet(
     )
     # the spread chart beside the first (the scores, the profile and both charts then fit one page),
     # or below it when the scores table is too narrow for both (a panel of one or two returns)
-    beside = _column_from(sh.col_widths, CHART_WIDTH_CM + 0.5)
-    chart_px = CHART_WIDTH_CM / 2.54 * 96
-    if _width_px(sh.col_widths, 1, column_index(beside) - 1) + chart_px <= _width_px(sh.col_widths, 1, len(headers)):
-        spread_anchor = (beside, chart_row)
+    chart_px = CHART_WIDTH_CM * PX_PER_CM
+    beside, edge = _column_at(sh.col_widths, chart_px + 0.5 * PX_PER_CM)
+    if edge + chart_px <= _width_px(sh.col_widths, 1, len(headers)):
+        spread_anchor = (column_letter(beside), chart_row)
     else:
         spread_anchor = ("A", _rows_under(sh, chart_row, CHART_HEIGHT_CM) + 2)
     sh.charts.append(
@@ -425,7 +425,7 @@ def _applicant_sheet(
         comments_area = [f"{code_col}1:{comment_cols[-1]}{r - 1}"]
         spans.append((c0, c0 + len(comment_cols) - 1))
     scale = min(1.0, PAGE_WIDTH_PX / max(_width_px(sh.col_widths, a, b) for a, b in spans))
-    if sum(sh.row_heights.get(row, 15.0) for row in range(1, bottom + 1)) * scale <= PAGE_HEIGHT_PT:
+    if sum(sh.row_heights.get(row, ROW_PT) for row in range(1, bottom + 1)) * scale <= PAGE_HEIGHT_PT:
         sh.print_areas = [f"A1:{right}{bottom}", *comments_area]
     else:
         sh.print_areas = [f"A1:{right}{total_r}", f"A{total_r + 2}:{right}{bottom}", *comments_area]
@@ -440,27 +440,38 @@ PAGE_HEIGHT_PT = (21.0 / 2.54 - 1.0) * 72 * 0.96
 """What it prints down, in points (0.5 in top and bottom margins), less 4 % to spare."""
 
 
+ROW_PT = 15.0
+"""The height of a row given none: the least an applicant sheet's rows have (the writer may make a
+larger one the default), so estimates of how far down something reaches are never short."""
+
+
+def _col_px(widths: dict[str, float], j: int) -> int:
+    """Column ``j`` (1-based) across, in pixels: a column of w characters is int(7w + 0.5) + 5
+    pixels wide, as Excel and XlsxWriter size it."""
+    return int(7 * widths.get(column_letter(j), 8.43) + 0.5) + 5
+
+
 def _width_px(widths: dict[str, float], first: int, last: int) -> int:
-    """Columns ``first``..``last`` (1-based) across, in pixels: a column of w characters is
-    int(7w + 0.5) + 5 pixels wide, as Excel and XlsxWriter size it."""
-    return sum(int(7 * widths.get(column_letter(j), 8.43) + 0.5) + 5 for j in range(first, last + 1))
+    """Columns ``first``..``last`` (1-based) across, in pixels."""
+    return sum(_col_px(widths, j) for j in range(first, last + 1))
 
 
-def _column_from(widths: dict[str, float], cm: float) -> str:
-    """The first column whose left edge is at least ``cm`` from the sheet's left edge."""
-    j = 1
-    while _width_px(widths, 1, j - 1) < cm / 2.54 * 96:
+def _column_at(widths: dict[str, float], px: float) -> tuple[int, int]:
+    """The first column (1-based) whose left edge is at least ``px`` from the sheet's left edge, and
+    that edge in pixels."""
+    j, edge = 1, 0
+    while edge < px:
+        edge += _col_px(widths, j)
         j += 1
-    return column_letter(j)
+    return j, edge
 
 
 def _rows_under(sh: Sheet, row: int, height_cm: float) -> int:
-    """The last row a chart ``height_cm`` high anchored at ``row`` reaches. A row without a height is
-    taken at 15 pt, the least an applicant sheet's rows have (the writer may make a larger one the
-    default), so the answer is never short of the chart's end."""
+    """The last row a chart ``height_cm`` high anchored at ``row`` reaches (a row without a height
+    taken at ``ROW_PT``, so the answer is never short of the chart's end)."""
     need = height_cm / 2.54 * 72  # points
     while need > 0:
-        need -= sh.row_heights.get(row, 15.0)
+        need -= sh.row_heights.get(row, ROW_PT)
         row += 1
     return row - 1
 

@@ -16,6 +16,10 @@ from typing import Any, Literal, NamedTuple
 SheetState = Literal["visible", "hidden", "veryHidden"]
 
 
+PX_PER_CM = 96 / 2.54
+"""Pixels per centimetre at 100 %, as Excel and XlsxWriter size charts and columns."""
+
+
 def column_letter(index: int) -> str:
     """1 -> 'A', 28 -> 'AB'."""
     letters = ""

@@ -38,14 +38,13 @@ import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_cell_to_rowcol, xl_range_abs
 
 from szqa_xl.xlsx.atomic import atomic_path
+from szqa_xl.xlsx.plan import PX_PER_CM, Sheet, Style, Validation, Workbook, column_index, split_ref
 from szqa_xl.xlsx.plan import Cell as PlanCell
 from szqa_xl.xlsx.plan import Chart as PlanChart
-from szqa_xl.xlsx.plan import Sheet, Style, Validation, Workbook, column_index, split_ref
 from szqa_xl.xlsx.textsafe import cell_text
 
 FONT_NAME = "等线"
 BORDER_COLOR = "#A6A6A6"
-PX_PER_CM = 96 / 2.54
 FOOTER = "&C&A 第 &P 页 / 共 &N 页"
 TEXT_LIMIT = 32767
 PAPER = {"A4": 9, "A3": 8}
