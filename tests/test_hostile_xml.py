@@ -44,7 +44,15 @@ from conftest import run_soffice
 from openpyxl import load_workbook
 
 from szqa_xl.returns.reader import ReturnFile, expected_layout, read_return
-from szqa_xl.scoresheet.layout import COL, INPUT_FIELDS, SHEET_SCORES, Issue, guidance_text, plan_scoresheet
+from szqa_xl.scoresheet.layout import (
+    COL,
+    INPUT_FIELDS,
+    SHEET_COVER,
+    SHEET_SCORES,
+    Issue,
+    guidance_text,
+    plan_scoresheet,
+)
 from szqa_xl.standards.load import builtin_standard
 
 STD = builtin_standard(hf.AWARD)
@@ -320,6 +328,88 @@ def concat(first: str) -> Callable[[bytes, bytes], bytes]:
     """Two complete zips one after the other: the good one first, or the forged one first."""
     return (lambda good, forged: good + forged) if first == "good" else (lambda good, forged: forged + good)
 
+
+STRICT = hf.STRICT_NS
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+
+def alternate(choice: str, fallback: str, requires: str = "zzz") -> str:
+    """Markup Compatibility: ``choice`` for a consumer that knows ``requires``, else ``fallback``."""
+    return (
+        f'<mc:AlternateContent xmlns:mc="{MC_NS}"><mc:Choice Requires="{requires}">{choice}</mc:Choice>'
+        f"<mc:Fallback>{fallback}</mc:Fallback></mc:AlternateContent>"
+    )
+
+
+def strict_listed_first(wb: bytes) -> xe.PartEdit:
+    """评分表 listed a second time, before the real entry, in the Strict namespace, naming the
+    forged part (a transitional reader that skips foreign names sees only the real entry)."""
+    rid = scores_rid(wb)
+
+    def edit(xml: bytes) -> bytes:
+        els = hf.elements(xml)
+        entry = xe.sheet_entry(els, SHEET_SCORES)
+        twin = (
+            f'<sheet xmlns="{STRICT}" xmlns:r="{xe.REL_NS}" name="{SHEET_SCORES}" sheetId="99" '
+            f'r:id="{FORGED_RID}"/>'
+        )
+        out = hf.splice(xml, [(entry.start, entry.start, twin.encode())])
+        after = hf.elements(out)
+        assert [xe.rel_id(e) for e in hf.find(after, f"{{{STRICT}}}sheet")] == [FORGED_RID]
+        assert xe.rel_id(xe.sheet_entry(after, SHEET_SCORES)) == rid
+        return out
+
+    return edit
+
+
+def workbook_pr(edit_attrs: dict[str, str | None], twice: bool = False) -> xe.Build:
+    """``<workbookPr>`` of workbook.xml given these attributes (and, ``twice``, a copy after it)."""
+
+    def edit(xml: bytes) -> bytes:
+        pr = hf.the(hf.elements(xml), hf.main_name("workbookPr"))
+        tag = hf.start_tag(xml, pr, edit_attrs)
+        new = tag if pr.empty else tag + xml[pr.tag_end : pr.end]
+        return hf.splice(xml, [(pr.start, pr.end, new + (new if twice else b""))])
+
+    return xe.on_part("xl/workbook.xml", edit)
+
+
+def shared_index(ref_: str, spell: Callable[[str], str]) -> xe.PartEdit:
+    """The shared-string index in ``<v>`` of cell ``ref_`` respelt by ``spell``."""
+
+    def edit(xml: bytes) -> bytes:
+        els = hf.elements(xml)
+        (c,) = hf.find(els, hf.main_name("c"), r=ref_)
+        assert c.attrs.get("t") == "s", c.attrs
+        (v,) = [e for e in hf.inside(els, c) if e.name == hf.main_name("v")]
+        return hf.splice(xml, [(v.tag_end, v.end - len(b"</v>"), spell(v.text).encode())])
+
+    return edit
+
+
+def declared_encoding(encoding: str) -> xe.PartEdit:
+    """The part re-encoded in ``encoding`` with a declaration saying so (legal XML; expat has no
+    decoder for the Chinese multi-byte encodings)."""
+
+    def edit(xml: bytes) -> bytes:
+        body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+        return f'<?xml version="1.0" encoding="{encoding}"?>'.encode("ascii") + body.decode("utf-8").encode(
+            encoding
+        )
+
+    return edit
+
+
+def on_cover(edit: xe.PartEdit) -> xe.Build:
+    return xe.on_part(lambda src: hf.sheet_part(src, SHEET_COVER), edit)
+
+
+SHARED_0 = "深圳市市长质量奖 评审评分表"
+"""The first shared string (the sheet's title): what LibreOffice shows for an index it cannot read
+(where Python's int() reads the intended index)."""
+SCORE = f"{COL['score']}{ROW}"  # 得分: =points × 得分率, a formula
+TOTAL_SCORE = f"{COL['score']}{TOTAL_POINTS[1:]}"  # 总分
+COVER_TOTAL = "C15"  # 封面's total: ='评分表'!I28
 
 FORGED_ZIP = scores(FORGE_65)
 LOWER_DOCTYPE = b"<!doctype worksheet>"
@@ -645,6 +735,147 @@ CASES: dict[str, Case] = {
         xe.then(xe.shared, xe.share_cell(GUIDANCE, runs(guidance_runs()))),
         Accepted(),
         LoView(GUIDANCE, GUIDANCE_TEXT),
+    ),
+    # Elements a transitional reader may take for foreign ones: the Strict namespace (a spreadsheet
+    # reads Strict names as its own) and Markup Compatibility (a spreadsheet takes the Fallback of
+    # a Choice it does not know).  Refused wherever they could carry a value, a cell or a sheet.
+    "strict-v-after-v": Case(
+        scores(respell(PCT, f'<c r="{{r}}" s="{{s}}"><v>{{v}}</v><v xmlns="{STRICT}">65</v></c>')),
+        Rejected("bad-xml", PCT),
+        LoView(PCT, 65),
+    ),
+    "strict-v-in-locked-points": Case(
+        scores(respell(POINTS, f'<c r="{{r}}" s="{{s}}"><v>{{v}}</v><v xmlns="{STRICT}">99</v></c>')),
+        Rejected("bad-xml", POINTS),
+        LoView(POINTS, 99),
+    ),
+    "strict-t-in-locked-name": Case(
+        scores(
+            respell(
+                NAME,
+                f'<c r="{{r}}" s="{{s}}" t="inlineStr"><is><t>{{v}}</t><t xmlns="{STRICT}">改</t></is></c>',
+            )
+        ),
+        Rejected("bad-xml", NAME),
+        LoView(NAME, UNIT.name + "改"),  # LibreOffice joins the two texts
+    ),
+    "strict-cell-element": Case(
+        scores(respell(PCT, f'<c xmlns="{STRICT}" r="{{r}}" s="{{s}}"><v>65</v></c>')),
+        Rejected("bad-xml"),
+        LoView(PCT, 65),
+    ),
+    "strict-sheet-entry-first": Case(
+        forged_sheet(strict_listed_first),
+        Rejected("bad-xml", sheet=None),
+        LoView(PCT, 65),
+    ),
+    "mc-second-cell-in-fallback": Case(
+        scores(
+            respell(
+                PCT,
+                '<c r="{r}" s="{s}"><v>{v}</v></c>'
+                + alternate('<c r="{r}" s="{s}"><v>65</v></c>', '<c r="{r}" s="{s}"><v>65</v></c>'),
+            )
+        ),
+        Rejected("bad-xml"),
+        LoView(PCT, 65),
+    ),
+    "mc-value-in-fallback": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}">' + alternate("<v>65</v>", "<v>65</v>") + "</c>")),
+        Rejected("bad-xml", PCT),
+        LoView(PCT, 65),
+    ),
+    # Inline strings a reader could read otherwise than a spreadsheet: the first of two <is>, the
+    # first <t> of a run, a cached <v> beside the text.
+    "two-is-band": Case(
+        scores(
+            respell(BAND, '<c r="{r}" s="{s}" t="inlineStr"><is><t>{v}</t></is><is><t>90～100%</t></is></c>')
+        ),
+        Rejected("bad-xml", BAND),
+        LoView(BAND, "90～100%"),
+    ),
+    "run-with-two-t-band": Case(
+        scores(
+            respell(BAND, '<c r="{r}" s="{s}" t="inlineStr"><is><r><t>{v}</t><t>90～100%</t></r></is></c>')
+        ),
+        Rejected("bad-xml", BAND),
+        LoView(BAND, "90～100%"),
+    ),
+    "inline-string-with-v": Case(
+        scores(respell(BAND, '<c r="{r}" s="{s}" t="inlineStr"><is><t>{v}</t></is><v>90～100%</v></c>')),
+        Rejected("bad-xml", BAND),
+        LoView(BAND, None),  # LibreOffice shows the cell empty
+    ),
+    # Digits and spaces outside ASCII: XML's whitespace is space, tab, CR and LF; Python's int()
+    # and float() would also take NBSP, U+3000 or Arabic-Indic digits.
+    "number-nbsp-before": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>&#160;65</v></c>')),
+        Rejected("bad-xml", PCT),
+        LoView(PCT, 0),  # where Python's float() reads 65
+    ),
+    "number-ideographic-space-after": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>65\u3000</v></c>')),
+        Rejected("bad-xml", PCT),
+        LoView(PCT, 65),
+    ),
+    "number-xml-spaces-around": Case(
+        scores(respell(PCT, '<c r="{r}" s="{s}" t="n"><v>\n\t65 \r\n</v></c>')),
+        Accepted({"pct": 65}),
+        LoView(PCT, 65),
+    ),
+    "shared-index-nbsp": Case(
+        xe.then(xe.shared, scores(shared_index(BAND, lambda i: f"&#160;{i}"))),
+        Rejected("bad-xml", BAND),
+        LoView(BAND, SHARED_0),
+    ),
+    "shared-index-arabic-indic": Case(
+        xe.then(xe.shared, scores(shared_index(BAND, lambda i: "".join(chr(0x660 + int(d)) for d in i)))),
+        Rejected("bad-xml", BAND),
+        LoView(BAND, SHARED_0),
+    ),
+    # Zip entry names that are not OPC part names: a twin a program may take for the part.
+    "part-name-double-slash": Case(
+        xe.twin_part(lambda n: n.replace("/", "//", 1), FORGE_65),
+        Rejected("bad-part-name", sheet=None),
+        LoView(PCT, 60),
+    ),
+    "part-name-dot-segment": Case(
+        xe.twin_part(lambda n: n.replace("/", "/./", 1), FORGE_65, first=True),
+        Rejected("bad-part-name", sheet=None),
+        LoView(PCT, 60),
+    ),
+    # An encoding the parser has no decoder for: a problem of the file, not a crash.
+    "sheet-in-gb18030": Case(
+        scores(declared_encoding("GB18030")),
+        Rejected("bad-xml"),
+        LoView(PCT, 60),
+    ),
+    # workbookPr: its one copy, with a boolean spelled as XML Schema spells it.
+    "date1904-upper-case": Case(
+        workbook_pr({"date1904": "TRUE"}),
+        Rejected("bad-xml", sheet=None),
+        LoView(PCT, 60),
+    ),
+    "workbook-pr-twice": Case(
+        workbook_pr({"date1904": "1"}, twice=True),
+        Rejected("bad-xml", sheet=None),
+        LoView(PCT, 60),
+    ),
+    # An issued formula replaced by a constant: the file shows a figure the scores do not give.
+    "formula-removed-score": Case(
+        scores(respell(SCORE, '<c r="{r}" s="{s}"><v>20</v></c>')),
+        Rejected("formula-removed", SCORE),
+        LoView(SCORE, 20),
+    ),
+    "formula-removed-total": Case(
+        scores(respell(TOTAL_SCORE, '<c r="{r}" s="{s}"><v>500</v></c>')),
+        Rejected("formula-removed", TOTAL_SCORE),
+        LoView(TOTAL_SCORE, 500),
+    ),
+    "formula-removed-cover-total": Case(
+        on_cover(respell(COVER_TOTAL, '<c r="{r}" s="{s}"><v>500</v></c>')),
+        Rejected("formula-removed", COVER_TOTAL, sheet=SHEET_COVER),
+        LoView(COVER_TOTAL, 500, sheet=SHEET_COVER),
     ),
 }
 assert "".join(PHONE_RUNS) == "+86 0755 热线"

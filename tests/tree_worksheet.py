@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element
 from szqa_xl.returns.xmlparts import (
     _M,
     CELL_TYPES,
+    STRICT_NS,
     T_C,
     T_DIMENSION,
     T_F,
@@ -53,6 +54,7 @@ def tree_worksheet(
     root = root_of(data, part)
     if root.tag != _M + "worksheet":
         raise XmlProblem("bad-xml", f"{part} 不是工作表，文件已损坏或被改动")
+    _structure(root, part)
     view = SheetView()
     limits = (max_rows, max_cols)
     date_styles = _date_styles(tuple(formats))
@@ -107,6 +109,41 @@ def tree_worksheet(
     return view
 
 
+_EXT = _M + "extLst"
+_PLACE = {T_SHEETDATA: _M + "worksheet", T_ROW: T_SHEETDATA, T_C: T_ROW, T_V: T_C, T_IS: T_C}
+"""Elements that hold cells or values -> the one parent each may have."""
+_ONLY = {
+    T_SHEETDATA: {T_ROW},
+    T_ROW: {T_C, _EXT},
+    T_C: {T_F, T_V, T_IS, _EXT},
+    T_IS: {_M + "t", _M + "r", _M + "rPh", _M + "phoneticPr"},
+}
+"""Parents -> the only children they may have."""
+
+
+def _structure(root: Element, part: str) -> None:
+    """Refuse what another program could read as cells or values the walk below does not see: a
+    Strict-namespace element anywhere, a cell element outside its place, an unknown child in the
+    sheet's data, a second inline string in a cell, a run of an inline string with two texts."""
+    for parent in root.iter():
+        ptag = parent.tag
+        allowed = _ONLY.get(ptag)
+        for child in parent:
+            tag = child.tag
+            if tag.startswith("{" + STRICT_NS + "}"):
+                raise XmlProblem("bad-xml", f"{part}: Strict element {tag}")
+            if tag in _PLACE and _PLACE[tag] != ptag:
+                raise XmlProblem("bad-xml", f"{part}: {tag} inside {ptag}")
+            if allowed is not None and tag not in allowed:
+                raise XmlProblem("bad-xml", f"{part}: {tag} inside {ptag}")
+            if ptag == T_IS and tag == _M + "r":
+                kids = [k.tag for k in child]
+                if any(k not in (_M + "rPr", _M + "t") for k in kids) or kids.count(_M + "t") > 1:
+                    raise XmlProblem("bad-xml", f"{part}: a run of {kids}")
+        if ptag == T_C and len(parent.findall(T_IS)) > 1:
+            raise XmlProblem("bad-xml", f"{part}: two inline strings in a cell")
+
+
 def _cell(
     el: Element,
     pos: tuple[int, int],
@@ -147,14 +184,16 @@ def _cell(
             raise XmlProblem("bad-xml", "单元格的值里含其他元素，文件被改动", cell_name(pos))
         v_text = vs[0].text or ""
     value: object = None
+    if kind == "inlineStr" and vs:
+        raise XmlProblem("bad-xml", "an inline string cell with a value", cell_name(pos))
     if kind == "inlineStr":
         inline = el.find(T_IS)
         value = text_of(inline, part) if inline is not None else None
     elif v_text is None or (v_text == "" and kind != "str"):
         value = None  # an empty <v> (a formula not yet calculated) holds nothing
     elif kind == "s":
-        index = v_text.strip()
-        if not index.isdigit() or len(index) > 9 or int(index) >= len(strings):
+        index = v_text.strip(" \t\r\n")
+        if not (index.isascii() and index.isdigit()) or len(index) > 9 or int(index) >= len(strings):
             raise XmlProblem("bad-xml", f"共享字符串编号 {index[:12]!r} 不存在，文件被改动", cell_name(pos))
         value = strings[int(index)]
     elif kind == "n":
@@ -164,14 +203,14 @@ def _cell(
     elif kind == "str":
         value = unescape(v_text)
     elif kind == "b":
-        if v_text.strip() not in ("0", "1"):
+        if v_text.strip(" \t\r\n") not in ("0", "1"):
             raise XmlProblem("bad-xml", f"逻辑值 {v_text[:10]!r} 无效，文件被改动", cell_name(pos))
-        value = v_text.strip() == "1"
+        value = v_text.strip(" \t\r\n") == "1"
     elif kind == "e":
-        value = ErrorValue(v_text.strip() or "#VALUE!")
+        value = ErrorValue(v_text.strip(" \t\r\n") or "#VALUE!")
     elif kind == "d":
         try:
-            value = datetime.fromisoformat(v_text.strip())
+            value = datetime.fromisoformat(v_text.strip(" \t\r\n"))
         except ValueError as exc:
             raise XmlProblem("bad-xml", f"日期值 {v_text[:20]!r} 无效，文件被改动", cell_name(pos)) from exc
     if kind == "e" and value is None:

@@ -44,6 +44,13 @@ def part_key(name: str) -> str:
     return name.replace("\\", "/").lstrip("/").casefold()
 
 
+def _normal_name(name: str) -> bool:
+    """A zip entry name OPC can take for a part name: no empty, ``.`` or ``..`` segment.  A relationship's
+    target is resolved to the normal form, and programs differ on whether ``xl/worksheets//sheet2.xml``
+    is that part or another entry: a twin under such a name is how one file shows two sheets."""
+    return all(seg not in ("", ".", "..") for seg in name.replace("\\", "/").lstrip("/").split("/"))
+
+
 def resolve_target(source_part: str, target: str) -> str:
     """The part a relationship of ``source_part`` points at (OPC: relative to the source's folder)."""
     target = target.replace("\\", "/")
@@ -183,6 +190,11 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> Problem | None:
         return Problem("too-many-parts", f"文件包含 {len(infos)} 个部件，超过上限 {MAX_ENTRIES}")
     seen: dict[str, str] = {}
     for i in infos:
+        if not i.is_dir() and not _normal_name(i.filename):
+            return Problem(
+                "bad-part-name",
+                f"压缩包中的部件名 {i.filename[:80]!r} 不合规范（含空的、“.”或“..”的路径段；文件被篡改或损坏）",
+            )
         key = part_key(i.filename)
         if key in seen:
             return Problem(

@@ -615,6 +615,16 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
                     _ref(pos),
                 )
             found_formula = True
+        # and none where the template has one: a total or status replaced by a constant shows the
+        # examiner (and anyone reading the file) a figure the scores do not give
+        for pos in sorted(allowed - sheet.formulas - _covered(sheet.formula_ranges, allowed)):
+            add(
+                "formula-removed",
+                "下发的公式被改为固定值或被清除（文件被改动），请使用下发的评分表重新填写",
+                sheet_name,
+                _ref(pos),
+            )
+            found_formula = True
         interesting = set(inputs) | (facts.constants.keys() if sheet is scores else set())
         for pos in sorted(_covered(sheet.formula_ranges, interesting) - sheet.formulas):
             code = "formula-input" if pos in inputs else "locked-formula"

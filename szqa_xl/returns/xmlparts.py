@@ -36,9 +36,18 @@ REL_STYLES = REL_NS + "/styles"
 _M = "{" + MAIN_NS + "}"
 T_ROW, T_C, T_V, T_F, T_IS, T_T, T_R, T_SI = (_M + t for t in ("row", "c", "v", "f", "is", "t", "r", "si"))
 T_SHEETDATA, T_MERGE, T_DIMENSION = _M + "sheetData", _M + "mergeCell", _M + "dimension"
+T_RPR, T_RPH, T_PHONETICPR, T_EXTLST = _M + "rPr", _M + "rPh", _M + "phoneticPr", _M + "extLst"
+_S = "{" + STRICT_NS + "}"
+MC_ALTERNATE_CONTENT = "{http://schemas.openxmlformats.org/markup-compatibility/2006}AlternateContent"
 
 _REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
-_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?\s*")
+_XML_SPACE = " \t\r\n"
+"""The only characters XML counts as white space (``str.strip()`` and ``\\s`` take far more: no-break
+and ideographic spaces, vertical tab, U+0085 …, which a spreadsheet does not skip around a number)."""
+_NUMBER = re.compile(r"[ \t\r\n]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?[ \t\r\n]*")
+_INDEX = re.compile(r"[ \t\r\n]*([0-9]{1,10})[ \t\r\n]*")
+"""A style, row, format or shared string number: ASCII digits only (``str.isdigit()`` and ``int()`` also
+take Arabic-Indic, full-width, Devanagari … digits, which a spreadsheet does not read as a number)."""
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
 
@@ -103,6 +112,10 @@ def _malformed(part: str, line: int) -> XmlProblem:
     return XmlProblem("bad-xml", f"{part} 不是有效的 XML（第 {line} 行附近），文件已损坏或被改动")
 
 
+def _encoding(part: str) -> XmlProblem:
+    return XmlProblem("bad-xml", f"{part} 声明的字符编码无法读取（应为 UTF-8），文件已损坏或被改动")
+
+
 def root_of(data: bytes, part: str) -> Element:
     """The whole part as a tree, parsed by expat with DTDs and entity declarations refused.
 
@@ -129,6 +142,8 @@ def root_of(data: bytes, part: str) -> Element:
         raise _dtd(part) from exc
     except (expat.ExpatError, ParseError) as exc:
         raise _malformed(part, getattr(exc, "lineno", None) or getattr(exc, "position", (0, 0))[0]) from exc
+    except ValueError as exc:  # expat: "multi-byte encodings are not supported" (GBK, GB18030 …)
+        raise _encoding(part) from exc
 
 
 def parse_ref(ref: str) -> tuple[int, int]:
@@ -151,18 +166,48 @@ def parse_range(ref: str) -> tuple[int, int, int, int]:
 
 
 def text_of(el: Element, part: str) -> str:
-    """The text of an ``<si>`` or ``<is>``: its ``<t>`` and its runs' ``<t>`` in order, phonetic runs left out."""
+    """The text of an ``<si>`` or ``<is>``: its ``<t>`` and its runs' ``<t>`` in order, phonetic runs left
+    out.  Any other element in it, or a run with more than one ``<t>``, is refused: other programs read
+    them otherwise (a Strict-namespace ``<t>`` as text, only the last ``<t>`` of a run)."""
     if len(el) == 1 and el[0].tag == T_T and not len(el[0]):  # the usual plain string
         return unescape(el[0].text or "")
     pieces = []
     for child in el:
-        if child.tag == T_T:
+        tag = child.tag
+        if tag == T_T:
             pieces.append(_t(child, part))
-        elif child.tag == T_R:
+        elif tag == T_R:
+            texts = 0
             for t in child:
                 if t.tag == T_T:
+                    texts += 1
                     pieces.append(_t(t, part))
+                elif t.tag != T_RPR:
+                    raise _foreign_in(part, t.tag)
+            if texts > 1:
+                raise XmlProblem("bad-xml", f"{part} 的文本中一段含多个文本元素，文件被改动")
+        elif tag not in (T_RPH, T_PHONETICPR):
+            raise _foreign_in(part, tag)
     return unescape("".join(pieces))
+
+
+def _foreign_in(part: str, tag: str) -> XmlProblem:
+    local = tag.rpartition("}")[2][:30]
+    return XmlProblem("bad-xml", f"{part} 中含不应有的元素 {local!r}，文件被改动")
+
+
+def _no_strict_children(root: Element, part: str) -> None:
+    """Refuse a Strict-namespace element among the root's children, or an mc:AlternateContent holding a
+    SpreadsheetML element (LibreOffice reads both as if they were plain ones: a second sheet list, a
+    forged sheet entry, a second workbookPr …).  Excel's own wrappers hold other namespaces only."""
+    for child in root:
+        tag = child.tag
+        if tag.startswith(_S):
+            raise _foreign_in(part, tag)
+        if tag == MC_ALTERNATE_CONTENT:
+            for el in child.iter():
+                if el.tag.startswith((_M, _S)):
+                    raise _foreign_in(part, el.tag)
 
 
 def _t(el: Element, part: str) -> str:
@@ -276,51 +321,66 @@ def workbook(data: bytes, part: str) -> tuple[list[SheetEntry], bool]:
         )
     if root.tag != _M + "workbook":
         raise XmlProblem("bad-xml", f"{part} 不是 Excel 工作簿，文件已损坏")
+    _no_strict_children(root, part)
     lists = [el for el in root if el.tag == _M + "sheets"]
     if len(lists) != 1:
         raise XmlProblem("duplicate-sheet", f"{part} 中工作表清单有 {len(lists)} 份（应为 1 份），文件被改动")
     entries: list[SheetEntry] = []
     seen: set[str] = set()
     for sh in lists[0]:
-        if sh.tag != _M + "sheet":
-            continue
+        if sh.tag != _M + "sheet":  # a sheet in another spelling or wrapped: LibreOffice lists it
+            raise _foreign_in(part, sh.tag)
         name = sh.get("name", "")
         if name.casefold() in seen:
             raise XmlProblem("duplicate-sheet", f"工作表“{name}”在工作簿中出现两次，文件被改动", sheet=name)
         seen.add(name.casefold())
         entries.append(SheetEntry(name, sh.get(f"{{{REL_NS}}}id", ""), sh.get("state", "visible")))
-    pr = root.find(_M + "workbookPr")
-    date1904 = pr is not None and pr.get("date1904", "").strip().lower() in ("1", "true")
-    return entries, date1904
+    prs = root.findall(_M + "workbookPr")
+    if len(prs) > 1:  # LibreOffice takes the last, Excel the first
+        raise XmlProblem("bad-xml", f"{part} 含多个工作簿属性元素，文件被改动")
+    flag = prs[0].get("date1904", "false").strip(_XML_SPACE) if prs else "false"
+    if flag not in ("1", "true", "0", "false"):  # xsd:boolean; "TRUE" is 1904 to one program, 1900 to another
+        raise XmlProblem("bad-xml", f"{part} 中日期系统 {flag[:10]!r} 无效，文件被改动")
+    return entries, flag in ("1", "true")
 
 
 def shared_strings(data: bytes, part: str) -> list[str]:
     """Every shared string, as a spreadsheet shows it (``count`` and ``uniqueCount`` are only hints)."""
     root = root_of(data, part)
-    return [text_of(el, part) for el in root if el.tag == T_SI]
+    out = []
+    for el in root:
+        if el.tag == T_SI:
+            out.append(text_of(el, part))
+        elif el.tag != T_EXTLST:  # a wrapped or Strict <si> would shift every later string's number
+            raise _foreign_in(part, el.tag)
+    return out
 
 
 def number_formats(data: bytes, part: str) -> list[str]:
     """The number format code of every cell style (``cellXfs``), by style index."""
     root = root_of(data, part)
+    _no_strict_children(root, part)
     custom: dict[int, str] = {}
     fmts = root.find(_M + "numFmts")
     for f in [] if fmts is None else fmts:
-        if f.tag == _M + "numFmt":
-            custom[_int(f.get("numFmtId"), part)] = f.get("formatCode", "")
+        if f.tag != _M + "numFmt":
+            raise _foreign_in(part, f.tag)
+        custom[_int(f.get("numFmtId"), part)] = f.get("formatCode", "")
     xfs = root.find(_M + "cellXfs")
     codes = []
     for xf in [] if xfs is None else xfs:
-        if xf.tag == _M + "xf":
-            fid = _int(xf.get("numFmtId", "0"), part)
-            codes.append(custom.get(fid, BUILTIN_FORMATS.get(fid, f"#{fid}")))
+        if xf.tag != _M + "xf":  # another spelling of a style would shift the later styles' numbers
+            raise _foreign_in(part, xf.tag)
+        fid = _int(xf.get("numFmtId", "0"), part)
+        codes.append(custom.get(fid, BUILTIN_FORMATS.get(fid, f"#{fid}")))
     return codes
 
 
 def _int(text: str | None, part: str) -> int:
-    if text is None or not text.strip().isdigit() or len(text) > 10:
+    m = None if text is None or len(text) > 20 else _INDEX.fullmatch(text)
+    if m is None:
         raise XmlProblem("bad-xml", f"{part} 中编号 {str(text)[:20]!r} 无效，文件被改动")
-    return int(text)
+    return int(m.group(1))
 
 
 _DATE_TOKENS = re.compile(r"[dmyhs]")
@@ -421,6 +481,7 @@ def worksheet(
     nested_text = False  # an element inside a <t> of its inline string
     inline: list[str] | None = None  # the text pieces of its (first) <is>
     inlines = 0
+    run_texts = 0  # <t> elements in the run being read
 
     def on_data(text: str) -> None:
         if texts is not None:
@@ -428,20 +489,22 @@ def worksheet(
 
     def on_start(name: str, attrs: dict[str, str]) -> None:
         nonlocal where, blocks, row_no, col_no, texts, pos, kind, style, children, formula, v_texts
-        nonlocal nested_text, inline, inlines
+        nonlocal nested_text, inline, inlines, run_texts
         push(where)
         if where == _CELL:
+            if name == N_EXTLST:
+                where = _SKIP
+                return
             children += 1
             if name == N_V:
                 texts = []
                 where = _V
             elif name == N_IS:
                 inlines += 1
-                if inlines == 1:
-                    inline = []
-                    where = _IS
-                else:
-                    where = _SKIP
+                if inlines > 1:  # Excel reads the first, LibreOffice shows the last
+                    raise XmlProblem("bad-xml", "单元格有多个文本值，文件被改动", cell_name(pos))
+                inline = []
+                where = _IS
             elif name == N_F:
                 if not formula:
                     formula = True
@@ -450,18 +513,29 @@ def worksheet(
                         # range; a shared formula's ref only bounds the cells with their own <f t="shared">
                         view.formula_ranges.append(parse_range(ref))
                 where = _LEAF
-            else:
-                where = _SKIP
+            else:  # another program may read it as part of the cell (a Strict or wrapped <v>, …)
+                raise _foreign(name, part, pos)
         elif where == _IS or where == _RUN:
             if name == N_T:
+                if where == _RUN:
+                    run_texts += 1
+                    if run_texts > 1:  # a run has one text; LibreOffice shows only the last
+                        raise XmlProblem(
+                            "bad-xml", "单元格文本的一段含多个文本元素，文件被改动", cell_name(pos)
+                        )
                 texts = []
                 where = _TEXT
             elif name == N_R and where == _IS:
+                run_texts = 0
                 where = _RUN
+            elif (where == _IS and name in _IGNORED_IN_TEXT) or (where == _RUN and name == N_RPR):
+                where = _SKIP  # phonetic runs, a run's font: not part of the text shown
             else:
-                where = _SKIP
+                raise _foreign(name, part, pos)
         elif where == _ROW:
             if name != N_C:
+                if name != N_EXTLST:
+                    raise _foreign(name, part, (row_no, 0))
                 where = _SKIP
                 return
             where = _CELL
@@ -505,8 +579,7 @@ def worksheet(
             nested_text = False
         elif where == _SHEETDATA:
             if name != N_ROW:
-                where = _SKIP
-                return
+                raise _foreign(name, part, (row_no, 0))
             where = _ROW
             r = attrs.get("r")
             new = _int(r, part) if r is not None else row_no + 1
@@ -517,8 +590,12 @@ def worksheet(
             row_no = new
             col_no = 0
         elif where == _SKIP or where == _LEAF:
+            if name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):  # cells outside the sheet's data,
+                raise _foreign(name, part, (0, 0))  # e.g. in mc:AlternateContent, which others read
             where = _SKIP
         elif where == _TEXT:  # refused if the cell is read as an inline string (see on_end)
+            if name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):
+                raise _foreign(name, part, pos)
             nested_text = True
             where = _SKIP
         elif where == _V:
@@ -536,6 +613,8 @@ def worksheet(
                 where = _SKIP
             elif name == N_MERGECELLS:
                 where = _MERGES
+            elif name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):
+                raise _foreign(name, part, (0, 0))
             else:
                 where = _SKIP
         elif where == _DOC:
@@ -545,6 +624,8 @@ def worksheet(
         elif where == _MERGES and name == N_MERGE:
             view.merges.append(parse_range(attrs.get("ref", "")))
             where = _SKIP
+        elif name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):
+            raise _foreign(name, part, (0, 0))
         else:
             where = _SKIP
 
@@ -561,6 +642,8 @@ def worksheet(
                 formulas.add(pos)
             if len(v_texts) > 1:
                 raise XmlProblem("bad-xml", "单元格有多个值，文件被改动", cell_name(pos))
+            if kind == "inlineStr" and v_texts:  # Excel shows the text, LibreOffice nothing
+                raise XmlProblem("bad-xml", "文本单元格同时含数值，文件被改动", cell_name(pos))
             if nested_text and kind == "inlineStr":
                 raise XmlProblem("bad-xml", f"{part} 的文本元素里含其他元素，文件被改动", cell_name(pos))
             if kind == "inlineStr":  # the two kinds a scoresheet is mostly made of, decided here
@@ -604,6 +687,8 @@ def worksheet(
         raise _dtd(part) from exc
     except expat.ExpatError as exc:
         raise _malformed(part, exc.lineno) from exc
+    except ValueError as exc:  # a multi-byte encoding declared (GBK, GB18030 …): expat reads none
+        raise _encoding(part) from exc
     view.max_row = row_no
     view.max_col = max_col
     return view
@@ -612,6 +697,9 @@ def worksheet(
 # Where the streaming reader is, by the element it is inside.
 _SKIP, _ROOT, _SHEETDATA, _MERGES, _ROW, _CELL, _V, _IS, _RUN, _TEXT, _LEAF, _DOC = range(12)
 _NS_M = MAIN_NS + "}"  # expat's spelling of a name in the main namespace, with "}" as the separator
+_NS_STRICT = STRICT_NS + "}"
+"""A Strict SpreadsheetML name: refused anywhere in a (transitional) worksheet, as LibreOffice reads such
+an element as if it were the transitional one (a second value, a forged cell …)."""
 N_WORKSHEET, N_SHEETDATA, N_DIMENSION, N_MERGECELLS, N_MERGE, N_ROW, N_C, N_F, N_V, N_IS, N_T, N_R = (
     _NS_M + t
     for t in (
@@ -629,6 +717,18 @@ N_WORKSHEET, N_SHEETDATA, N_DIMENSION, N_MERGECELLS, N_MERGE, N_ROW, N_C, N_F, N
         "r",
     )
 )
+N_EXTLST, N_RPR, N_RPH, N_PHONETICPR = (_NS_M + t for t in ("extLst", "rPr", "rPh", "phoneticPr"))
+_IGNORED_IN_TEXT = frozenset({N_RPH, N_PHONETICPR})
+_CELL_ELEMENTS = frozenset({N_SHEETDATA, N_ROW, N_C, N_V, N_IS})
+"""Elements that hold cells or their values: refused anywhere but in their place in ``sheetData``."""
+
+
+def _foreign(name: str, part: str, pos: tuple[int, int]) -> XmlProblem:
+    """An element where a spreadsheet's cells are, which the reader does not read and another program
+    might (a Strict-namespace twin, a cell wrapped in mc:AlternateContent …): the file is refused."""
+    where = cell_name(pos) if pos[0] and pos[1] else ""
+    local = name.rpartition("}")[2][:30]
+    return XmlProblem("bad-xml", f"{part} 的单元格数据中含不应有的元素 {local!r}，文件被改动", where)
 
 
 _REF_CACHE: dict[str, tuple[int, int]] = {}
@@ -654,10 +754,10 @@ def _value(
     elif v_text is None or (v_text == "" and kind != "str"):
         value = None  # an empty <v> (a formula not yet calculated) holds nothing
     elif kind == "s":
-        index = v_text.strip()
-        if not index.isdigit() or len(index) > 9 or int(index) >= len(strings):
-            raise XmlProblem("bad-xml", f"共享字符串编号 {index[:12]!r} 不存在，文件被改动", cell_name(pos))
-        value = strings[int(index)]
+        m = _INDEX.fullmatch(v_text) if len(v_text) < 20 else None
+        if m is None or int(m.group(1)) >= len(strings):
+            raise XmlProblem("bad-xml", f"共享字符串编号 {v_text[:12]!r} 不存在，文件被改动", cell_name(pos))
+        value = strings[int(m.group(1))]
     elif kind == "n":
         value = _number(v_text, pos)
         if style in date_styles:
@@ -665,14 +765,14 @@ def _value(
     elif kind == "str":
         value = unescape(v_text)
     elif kind == "b":
-        if v_text.strip() not in ("0", "1"):
+        if v_text.strip(_XML_SPACE) not in ("0", "1"):
             raise XmlProblem("bad-xml", f"逻辑值 {v_text[:10]!r} 无效，文件被改动", cell_name(pos))
-        value = v_text.strip() == "1"
+        value = v_text.strip(_XML_SPACE) == "1"
     elif kind == "e":
-        value = ErrorValue(v_text.strip() or "#VALUE!")
+        value = ErrorValue(v_text.strip(_XML_SPACE) or "#VALUE!")
     elif kind == "d":
         try:
-            value = datetime.fromisoformat(v_text.strip())
+            value = datetime.fromisoformat(v_text.strip(_XML_SPACE))
         except ValueError as exc:
             raise XmlProblem("bad-xml", f"日期值 {v_text[:20]!r} 无效，文件被改动", cell_name(pos)) from exc
     if kind == "e" and value is None:
