@@ -45,9 +45,6 @@ _XML_SPACE = " \t\r\n"
 """The only characters XML counts as white space (``str.strip()`` and ``\\s`` take far more: no-break
 and ideographic spaces, vertical tab, U+0085 …, which a spreadsheet does not skip around a number)."""
 _NUMBER = re.compile(r"[ \t\r\n]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?[ \t\r\n]*")
-_INDEX = re.compile(r"[ \t\r\n]*([0-9]{1,10})[ \t\r\n]*")
-"""A style, row, format or shared string number: ASCII digits only (``str.isdigit()`` and ``int()`` also
-take Arabic-Indic, full-width, Devanagari … digits, which a spreadsheet does not read as a number)."""
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 CELL_TYPES = frozenset({"n", "s", "str", "inlineStr", "b", "e", "d"})
 
@@ -376,11 +373,21 @@ def number_formats(data: bytes, part: str) -> list[str]:
     return codes
 
 
+def _index(text: str) -> int | None:
+    """A style, row, format or shared string number: up to 10 ASCII digits between XML white space.
+    (``str.isdigit()`` and ``int()`` alone also take Arabic-Indic, full-width, Devanagari … digits and
+    Unicode spaces, which a spreadsheet does not read as a number; an ASCII string's digits are 0-9.)"""
+    digits = text.strip(_XML_SPACE)
+    if 0 < len(digits) <= 10 and digits.isascii() and digits.isdigit():
+        return int(digits)
+    return None
+
+
 def _int(text: str | None, part: str) -> int:
-    m = None if text is None or len(text) > 20 else _INDEX.fullmatch(text)
-    if m is None:
+    n = None if text is None else _index(text)
+    if n is None:
         raise XmlProblem("bad-xml", f"{part} 中编号 {str(text)[:20]!r} 无效，文件被改动")
-    return int(m.group(1))
+    return n
 
 
 _DATE_TOKENS = re.compile(r"[dmyhs]")
@@ -754,10 +761,10 @@ def _value(
     elif v_text is None or (v_text == "" and kind != "str"):
         value = None  # an empty <v> (a formula not yet calculated) holds nothing
     elif kind == "s":
-        m = _INDEX.fullmatch(v_text) if len(v_text) < 20 else None
-        if m is None or int(m.group(1)) >= len(strings):
+        index = _index(v_text)
+        if index is None or index >= len(strings):
             raise XmlProblem("bad-xml", f"共享字符串编号 {v_text[:12]!r} 不存在，文件被改动", cell_name(pos))
-        value = strings[int(m.group(1))]
+        value = strings[index]
     elif kind == "n":
         value = _number(v_text, pos)
         if style in date_styles:
