@@ -597,11 +597,11 @@ def worksheet(
             row_no = new
             col_no = 0
         elif where == _SKIP or where == _LEAF:
-            if name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):  # cells outside the sheet's data,
+            if _misplaced(name):  # cells outside the sheet's data,
                 raise _foreign(name, part, (0, 0))  # e.g. in mc:AlternateContent, which others read
             where = _SKIP
         elif where == _TEXT:  # refused if the cell is read as an inline string (see on_end)
-            if name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):
+            if _misplaced(name):
                 raise _foreign(name, part, pos)
             nested_text = True
             where = _SKIP
@@ -620,7 +620,7 @@ def worksheet(
                 where = _SKIP
             elif name == N_MERGECELLS:
                 where = _MERGES
-            elif name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):
+            elif _misplaced(name):
                 raise _foreign(name, part, (0, 0))
             else:
                 where = _SKIP
@@ -631,7 +631,7 @@ def worksheet(
         elif where == _MERGES and name == N_MERGE:
             view.merges.append(parse_range(attrs.get("ref", "")))
             where = _SKIP
-        elif name in _CELL_ELEMENTS or name.startswith(_NS_STRICT):
+        elif _misplaced(name):
             raise _foreign(name, part, (0, 0))
         else:
             where = _SKIP
@@ -728,6 +728,12 @@ N_EXTLST, N_RPR, N_RPH, N_PHONETICPR = (_NS_M + t for t in ("extLst", "rPr", "rP
 _IGNORED_IN_TEXT = frozenset({N_RPH, N_PHONETICPR})
 _CELL_ELEMENTS = frozenset({N_SHEETDATA, N_ROW, N_C, N_V, N_IS})
 """Elements that hold cells or their values: refused anywhere but in their place in ``sheetData``."""
+
+
+def _misplaced(name: str) -> bool:
+    """An element that holds cells or values (in either namespace) found outside its place in
+    ``sheetData``: refused, as another program may read it (inside mc:AlternateContent, a Strict twin …)."""
+    return name in _CELL_ELEMENTS or name.startswith(_NS_STRICT)
 
 
 def _foreign(name: str, part: str, pos: tuple[int, int]) -> XmlProblem:
