@@ -120,6 +120,13 @@ def test_elapsed_time_is_a_duration() -> None:
 
 _PREFIXES = ("", "x:")
 _TEXTS = ("65", " 1 ", "1", "0", "1e3", "-0.5", "甲乙", "a_x000D_b", "+86 热线", "", "#N/A", "2027-05-20")
+_NOT_ASCII = (
+    "\u00a065",
+    "65\u3000",
+    "\u0661",
+    "\n\t1 ",
+)  # NBSP, ideographic space, Arabic-Indic 1; XML space
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 _FITTING = {
     None: ("65", " 1 ", "1e3", "-0.5"),
@@ -161,11 +168,28 @@ def _cell_xml(draw, p: str, row: int, col: int, explicit: bool) -> str:
         attrs.append(f's="{draw(st.integers(0, 3))}"')
     attrs = draw(st.permutations(attrs))
     body = []
-    parts = ("v", "v", "v", "v", "f", "is", "is", "rich", "junk", "nested")  # "v" twice now and then: refused
+    parts = (
+        "v",
+        "v",
+        "v",
+        "v",
+        "f",
+        "is",
+        "is",
+        "rich",
+        "junk",
+        "nested",
+        "strict",
+        "mc",
+        "two-t",
+        "v-strict",
+    )
+    # "v" twice now and then: refused; so are Strict names, wrapped values, a run of two texts
     for part in draw(
         st.lists(st.sampled_from(parts), max_size=3).map(lambda ps: ps[:1] + sorted(set(ps[1:])))
     ):
-        text = draw(st.sampled_from(_TEXTS if draw(st.integers(0, 5)) == 0 else _FITTING.get(kind, _TEXTS)))
+        pool = (_TEXTS, _NOT_ASCII, _FITTING.get(kind, _TEXTS), _FITTING.get(kind, _TEXTS))
+        text = draw(st.sampled_from(draw(st.sampled_from(pool))))
         if part == "v":
             body.append(f"<{p}v>{draw(_text_spelling(text))}</{p}v>")
         elif part == "f":
@@ -178,6 +202,17 @@ def _cell_xml(draw, p: str, row: int, col: int, explicit: bool) -> str:
                 f"<{p}is><{p}r><{p}rPr/><{p}t>{escape(text)}</{p}t></{p}r><{p}rPh><{p}t>x</{p}t></{p}rPh>"
                 f"<{p}r><{p}t xml:space='preserve'> {escape(text)}</{p}t></{p}r></{p}is>"
             )
+        elif part == "strict":
+            body.append(f'<v xmlns="{xp.STRICT_NS}">{escape(text)}</v>')
+        elif part == "v-strict":
+            body.append(f'<{p}v>{escape(text)}</{p}v><s:v xmlns:s="{xp.STRICT_NS}">9</s:v>')
+        elif part == "mc":
+            body.append(
+                f'<mc:AlternateContent xmlns:mc="{_MC}"><mc:Choice Requires="zz"><{p}v>9</{p}v></mc:Choice>'
+                f"<mc:Fallback><{p}v>{escape(text)}</{p}v></mc:Fallback></mc:AlternateContent>"
+            )
+        elif part == "two-t":
+            body.append(f"<{p}is><{p}r><{p}t>{escape(text)}</{p}t><{p}t>x</{p}t></{p}r></{p}is>")
         elif part == "junk":
             body.append(f"<{p}extLst><{p}v>9</{p}v></{p}extLst>")
         else:
@@ -207,7 +242,19 @@ def _sheet_xml(draw) -> bytes:
     head = draw(st.sampled_from(("", "", f'<{p}dimension ref="A1:C9"/>', f"<{p}dimension ref='A1:ZZ9'/>")))
     tail = draw(st.sampled_from(("", f'<{p}mergeCells><{p}mergeCell ref="A1:B1"/></{p}mergeCells>')))
     extra = draw(
-        st.sampled_from(("", "", "", f"<{p}sheetData/>", f"<{p}sheetPr><{p}row r='1'/></{p}sheetPr>"))
+        st.sampled_from(
+            (
+                "",
+                "",
+                "",
+                f"<{p}sheetData/>",
+                f"<{p}sheetPr><{p}row r='1'/></{p}sheetPr>",
+                f'<mc:AlternateContent xmlns:mc="{_MC}"><mc:Fallback><{p}sheetData><{p}row r="1">'
+                f'<{p}c r="A1"><{p}v>9</{p}v></{p}c></{p}row></{p}sheetData></mc:Fallback></mc:AlternateContent>',
+                f'<mc:AlternateContent xmlns:mc="{_MC}"><mc:Choice Requires="x14"><{p}cols/></mc:Choice>'
+                "</mc:AlternateContent>",  # Excel's own kind: no cells in it, read as usual
+            )
+        )
     )
     xmlns = f'xmlns:x="{M}"' if p else f'xmlns="{M}"'
     return f"<{p}worksheet {xmlns}>{head}<{p}sheetData>{''.join(rows)}</{p}sheetData>{extra}{tail}</{p}worksheet>".encode()

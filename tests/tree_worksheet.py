@@ -4,6 +4,7 @@ parser front end, a different walk); the two must agree on every sheet, value an
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
@@ -25,8 +26,6 @@ from szqa_xl.returns.xmlparts import (
     XmlProblem,
     _date,
     _date_styles,
-    _int,
-    _number,
     cell_name,
     parse_range,
     parse_ref,
@@ -34,6 +33,26 @@ from szqa_xl.returns.xmlparts import (
     text_of,
     unescape,
 )
+
+_XML_SPACE = " \t\r\n"
+_DOUBLE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
+"""A number as a cell holds it (XML Schema's double without INF/NaN; the exponent, like the text, kept
+short, as the reader bounds them), after XML white space only."""
+
+
+def _int(text: str | None, part: str) -> int:
+    """A style or row number: ASCII digits between XML white space (written here, not imported, so that
+    the reader's parse of numbers is checked too)."""
+    t = (text or "").strip(_XML_SPACE)
+    if not t or len(t) > 10 or not all("0" <= ch <= "9" for ch in t):
+        raise XmlProblem("bad-xml", f"{part} 中编号 {str(text)[:20]!r} 无效，文件被改动")
+    return int(t)
+
+
+def _number(text: str, pos: tuple[int, int]) -> float:
+    if len(text) > 64 or _DOUBLE.fullmatch(text.strip(_XML_SPACE)) is None:
+        raise XmlProblem("bad-xml", f"数值 {text[:20]!r} 无效，文件被改动", cell_name(pos))
+    return float(text)
 
 
 def tree_worksheet(
