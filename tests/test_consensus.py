@@ -11,7 +11,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import hostile_files as hf
 import pytest
+import xml_edits as xe
+from conftest import run_soffice
 from openpyxl import load_workbook
 
 from szqa_xl.consensus.build import INDEX_NAME, read_index, write_all, write_panels
@@ -19,6 +22,7 @@ from szqa_xl.consensus.finalize import finalize_dir
 from szqa_xl.consensus.results import finalize_outputs, rank
 from szqa_xl.consolidation.batch import consolidate_dir, write_outputs
 from szqa_xl.standards.load import builtin_standard
+from szqa_xl.xlsx.plan import column_letter, split_ref
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +171,105 @@ def test_bad_workbooks_are_reported_with_file_and_cell_and_the_rest_finalized(fo
     assert [name for _, name in fin.missing] == [missing_path.name]
     good = set(applicants[5:])
     assert {r.applicant_id for r in fin.records} == good, "the other panels are still finalized"
+
+
+def _formula_tampers(folder: Path) -> dict[str, tuple[str, str, str]]:
+    """Three panel workbooks edited in their XML as no spreadsheet program would let a panel do it
+    through the locks, each keeping every cached value the index holds: name -> (code, cell, what the
+    cell then holds for a spreadsheet that recalculates)."""
+    index = read_index(folder)
+    names = sorted(index["current"].values())
+    assert len(names) >= 3
+    out: dict[str, tuple[str, str, str]] = {}
+
+    def tamper(name: str, edit) -> None:
+        path = folder / name
+        tmp = path.with_name("tampered.xlsx")
+        xe.on_part(lambda p: hf.sheet_part(p, "共识表"), edit)(path, tmp)
+        tmp.replace(path)
+
+    # 1. an examiner's % (a locked value) becomes a formula behind its own cached value
+    entry = index["panels"][names[0]]
+    ref, value = next(
+        (a, v) for a, v in entry["locked"].items() if isinstance(v, (int, float)) and a[0] == "E"
+    )
+    forged = 99 if value != 99 else 98
+    tamper(names[0], xe.replace_cell(ref, f'<c r="{ref}"><f>{forged}</f><v>{value}</v></c>'))
+    out[names[0]] = ("locked-formula", ref, str(forged))
+
+    # 2. the total (a formula) becomes a constant
+    ws = load_workbook(folder / names[1])["共识表"]
+    (total,) = (
+        c.coordinate
+        for row in ws.iter_rows()
+        if row[0].value == "总分"
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("=")
+    )
+    tamper(names[1], xe.replace_cell(total, f'<c r="{total}"><v>499</v></c>'))
+    out[names[1]] = ("formula-removed", total, "499")
+
+    # 3. an array formula from a locked statistics cell over the unit's consensus % input
+    entry = index["panels"][names[2]]
+    unit = next(iter(entry["inputs"].values()))
+    pct = unit["pct"].split("!")[1]
+    row, col = split_ref(pct)
+    master = f"{column_letter(col - 1)}{row}"
+    tamper(
+        names[2],
+        xe.replace_cell(
+            master, f'<c r="{master}"><f t="array" ref="{master}:{pct}">{{1,100}}</f><v>1</v></c>'
+        ),
+    )
+    out[names[2]] = ("formula-input", pct, "100")
+    return out
+
+
+def test_formulas_added_or_removed_behind_the_locks_are_refused_with_their_cell(folder):
+    tampered = _formula_tampers(folder)
+    fin = finalize_dir(folder, year="2027")
+    reads = {name: (st, probs) for name, st, probs in fin.reads}
+    for name, (code, cell, _shown) in tampered.items():
+        st, probs = reads[name]
+        assert st == "rejected", f"{name}: {[str(p) for p in probs]}"
+        hits = [p for p in probs if p.code == code and p.cell == cell]
+        assert hits and hits[0].file == name and hits[0].sheet == "共识表", [str(p) for p in probs]
+    others = set(read_index(folder)["current"].values()) - set(tampered)
+    assert {r.source_file for r in fin.records} == others, "the other panels are still finalized"
+
+
+RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+"""A LibreOffice profile setting: recalculate every formula of an xlsx on load, as Excel does with the
+``fullCalcOnLoad`` our writer sets (LibreOffice's default keeps the cached values)."""
+
+
+@pytest.mark.libreoffice
+def test_the_formula_tampers_change_what_a_recalculating_spreadsheet_shows(folder, require_soffice, tmp_path):
+    """What the refusals above guard: LibreOffice, recalculating on load as Excel does, shows the forged
+    figure where the index holds another (so a check of cached values alone cannot see it)."""
+    tampered = _formula_tampers(folder)
+    index = read_index(folder)
+    profile = tmp_path / "profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
+    outdir = tmp_path / "lo"
+    outdir.mkdir()
+    proc = run_soffice(require_soffice, [folder / n for n in tampered], "xlsx", outdir, profile)
+    assert proc.returncode == 0, proc.stderr
+    shown = [outdir / n for n in tampered]
+    for name, out in zip(tampered, shown, strict=True):
+        code, cell, forged = tampered[name]
+        value = load_workbook(out, data_only=True)["共识表"][cell].value
+        assert value is not None and float(value) == float(forged), (name, cell, value)
+        entry = index["panels"][name]
+        built = entry["locked"].get(cell, entry["prefilled"].get(cell))
+        assert built is None or float(built) != float(forged), (name, cell, built)
 
 
 @pytest.mark.libreoffice

@@ -239,6 +239,7 @@ def _entry(pi: PanelInput, plan: PanelPlan, name: str) -> dict:
         "sign_off": plan.sign_off,
         "locked": plan.locked,
         "prefilled": plan.prefilled,
+        "formulas": plan.formulas,
     }
 
 

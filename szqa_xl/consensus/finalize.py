@@ -6,7 +6,7 @@ zip as OPC resolves it, every part parsed by a real XML parser) in a worker
 process under a time and memory limit (``returns.isolation``).  It is then
 checked against the secretariat's index of what was built: the same applicant
 and returns (its panel id), input addresses as built, locked cells unchanged, no
-formula typed into an input, every unit's consensus on the grid, a 共识理由
+formula typed into an input or a locked cell and every built formula still there, every unit's consensus on the grid, a 共识理由
 wherever the consensus lies a band or more from the median's band, and the
 组长's sign-off.  A workbook re-saved by LibreOffice or WPS reads the same.
 """
@@ -14,6 +14,7 @@ wherever the consensus lies a band or more from the median's band, and the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from szqa_xl.problems import Problem
 from szqa_xl.returns import package as pkg
 from szqa_xl.returns.isolation import DEFAULT_TIME_LIMIT, read_bounded
 from szqa_xl.returns.reader import ReturnFile, open_view
-from szqa_xl.returns.xmlparts import ErrorValue, cell_name, value_text
+from szqa_xl.returns.xmlparts import ErrorValue, cell_name, covered_cells, value_text
 from szqa_xl.standards import grid
 from szqa_xl.standards.load import builtin_fingerprint, builtin_standard
 from szqa_xl.xlsx.plan import column_index, column_letter, split_ref
@@ -45,6 +46,7 @@ class PanelRead:
     built_from: list[list[str]] = field(default_factory=list)
     cells: dict[str, object] = field(default_factory=dict)  # "K5" -> value (共识表)
     formulas: set[str] = field(default_factory=set)
+    formula_ranges: list[tuple[int, int, int, int]] = field(default_factory=list)  # shared/array (1-based)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -94,6 +96,7 @@ def read_panel_file(path: str | Path) -> PanelRead:
     sheet = view.sheets[SHEET_PANEL]
     pr.cells = {cell_name(pos): v for pos, v in sheet.values.items()}
     pr.formulas = {cell_name(pos) for pos in sheet.formulas}
+    pr.formula_ranges = list(sheet.formula_ranges)
     return pr
 
 
@@ -272,11 +275,7 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
                 addr,
             )
             return None
-    for fields in entry["inputs"].values():
-        for addr in fields.values():
-            ref = addr.split("!")[1]
-            if ref in pr.formulas:
-                add("formula-input", "填写区含公式：请直接填写数值或文字", ref)
+    _check_formulas(pr, entry, add)
     if any(p.severity == "error" for p in probs):
         return None
     units: dict[str, UnitConsensus] = {}
@@ -344,6 +343,35 @@ def _check(pr: PanelRead, panels: dict, current: dict, year: str | None, reason_
         built_from=tuple(tuple(b) for b in pr.built_from),
         extra={"industry": m.get("industry", "")},
     )
+
+
+def _check_formulas(pr: PanelRead, entry: dict, add: Callable[..., None]) -> None:
+    """Formulas where the workbook was built with none, and none where it was built with one.
+
+    A formula typed into an input is refused (the consensus is a number or a text the panel typed);
+    one in a locked cell shows the meeting a figure its cached value hides until the next
+    recalculation; a unit score, subtotal or total replaced by a constant shows one the consensus
+    does not give.  Results are computed from the consensus % alone, so none of these could change
+    a result, but each would change what the panel saw and signed.  A shared or array formula's
+    range covers cells too.  An index written before the formulas were recorded (no ``formulas``)
+    checks only the locked cells it names."""
+    inputs = {a.split("!")[1] for fields in entry["inputs"].values() for a in fields.values()}
+    inputs |= {a.split("!")[1] for a in entry["sign_off"].values()}
+    built = set(entry["formulas"]) if "formulas" in entry else None
+    locked = entry["locked"]
+    interesting = {split_ref(a) for a in inputs | set(locked) | (built or set())}
+    covered = {cell_name(pos) for pos in covered_cells(pr.formula_ranges, interesting)}
+    for ref in sorted(pr.formulas | (covered - (built or set())), key=split_ref):
+        if ref in inputs:
+            add("formula-input", "填写区含公式：请直接填写数值或文字", ref)
+        elif ref in locked or (built is not None and ref not in built):
+            add("locked-formula", "锁定单元格被改为公式（共识表被改动），请使用下发的共识表", ref)
+    for ref in sorted((built or set()) - pr.formulas - covered, key=split_ref):
+        add(
+            "formula-removed",
+            "下发的公式被改为固定值或被清除（共识表被改动），请使用下发的共识表",
+            ref,
+        )
 
 
 EXAMINER_COL = 5

@@ -92,6 +92,7 @@ class PanelPlan:
     sign_off: dict[str, str] = field(default_factory=dict)  # key_themes/leader/date -> address
     locked: dict[str, object] = field(default_factory=dict)  # address -> value as built (locked cells)
     prefilled: dict[str, object] = field(default_factory=dict)  # address -> value as built (input cells)
+    formulas: list[str] = field(default_factory=list)  # addresses of the panel sheet's formulas as built
 
 
 def suggested(pi: PanelInput, unit: str, step: int) -> float | None:
@@ -116,6 +117,7 @@ def plan_panel(pi: PanelInput) -> PanelPlan:
     plan = PanelPlan(workbook=wb)
     lists = _lists(std, wb)
     panel = _panel_sheet(std, pi, plan)
+    plan.formulas = [c.ref for c in panel.cells if c.formula]
     meta = _meta(std, pi, plan)
     wb.sheets = [panel, lists, meta]
     return plan

@@ -17,7 +17,6 @@ bounds each file's read in time and memory.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
@@ -617,7 +616,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
             found_formula = True
         # and none where the template has one: a total or status replaced by a constant shows the
         # examiner (and anyone reading the file) a figure the scores do not give
-        for pos in sorted(allowed - sheet.formulas - _covered(sheet.formula_ranges, allowed)):
+        for pos in sorted(allowed - sheet.formulas - xp.covered_cells(sheet.formula_ranges, allowed)):
             add(
                 "formula-removed",
                 "下发的公式被改为固定值或被清除（文件被改动），请使用下发的评分表重新填写",
@@ -626,7 +625,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
             )
             found_formula = True
         interesting = set(inputs) | (facts.constants.keys() if sheet is scores else set())
-        for pos in sorted(_covered(sheet.formula_ranges, interesting) - sheet.formulas):
+        for pos in sorted(xp.covered_cells(sheet.formula_ranges, interesting) - sheet.formulas):
             code = "formula-input" if pos in inputs else "locked-formula"
             add(
                 code,
@@ -672,7 +671,7 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
     for rng in scores.merges:
         if rng in facts.merges:
             continue
-        hit = sorted(_covered([rng], facts.inputs.keys()))
+        hit = sorted(xp.covered_cells([rng], facts.inputs.keys()))
         if hit:
             a, b = _ref(rng[:2]), _ref(rng[2:])
             add("merged-input", f"填写区被合并（{a}:{b}），请取消合并", SHEET_SCORES, _ref(hit[0]))
@@ -771,27 +770,6 @@ def _validate(rf: ReturnFile, view: WorkbookView) -> None:
         rf.status = "accepted"
     else:
         rf.status = "incomplete"
-
-
-def _covered(ranges: list[tuple[int, int, int, int]], cells) -> set[tuple[int, int]]:
-    """The cells (of a small, fixed set) that lie inside any of the ranges: linear in the ranges."""
-    if not ranges:
-        return set()
-    by_row: dict[int, list[int]] = {}
-    for r, c in cells:
-        by_row.setdefault(r, []).append(c)
-    rows = sorted(by_row)
-    hit: set[tuple[int, int]] = set()
-    for r1, c1, r2, c2 in ranges:
-        if r1 == r2 and c1 == c2:
-            if c1 in by_row.get(r1, ()):
-                hit.add((r1, c1))
-            continue
-        for r in rows[bisect_left(rows, r1) : bisect_right(rows, r2)]:
-            for c in by_row[r]:
-                if c1 <= c <= c2:
-                    hit.add((r, c))
-    return hit
 
 
 def check_issue(

@@ -13,6 +13,7 @@ part's size; the used range counts implied positions.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -843,3 +844,24 @@ def value_text(v: object) -> str:
 def cell_name(pos: tuple[int, int]) -> str:
     """(12, 8) -> 'H12'."""
     return f"{column_letter(pos[1])}{pos[0]}"
+
+
+def covered_cells(ranges: list[tuple[int, int, int, int]], cells) -> set[tuple[int, int]]:
+    """The cells (of a small, fixed set) that lie inside any of the ranges: linear in the ranges."""
+    if not ranges:
+        return set()
+    by_row: dict[int, list[int]] = {}
+    for r, c in cells:
+        by_row.setdefault(r, []).append(c)
+    rows = sorted(by_row)
+    hit: set[tuple[int, int]] = set()
+    for r1, c1, r2, c2 in ranges:
+        if r1 == r2 and c1 == c2:
+            if c1 in by_row.get(r1, ()):
+                hit.add((r1, c1))
+            continue
+        for r in rows[bisect_left(rows, r1) : bisect_right(rows, r2)]:
+            for c in by_row[r]:
+                if c1 <= c <= c2:
+                    hit.add((r, c))
+    return hit
