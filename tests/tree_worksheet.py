@@ -8,6 +8,9 @@ import re
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
+from openpyxl.styles.numbers import is_date_format, is_timedelta_format
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
 from szqa_xl.returns.xmlparts import (
     _M,
     CELL_TYPES,
@@ -24,8 +27,6 @@ from szqa_xl.returns.xmlparts import (
     SheetView,
     UsedRange,
     XmlProblem,
-    _date,
-    _date_styles,
     cell_name,
     parse_range,
     parse_ref,
@@ -76,7 +77,7 @@ def tree_worksheet(
     _structure(root, part)
     view = SheetView()
     limits = (max_rows, max_cols)
-    date_styles = _date_styles(tuple(formats))
+    date_styles = {i for i, code in enumerate(formats) if is_date_format(code)}
     blocks = [el for el in root if el.tag == T_SHEETDATA]
     if len(blocks) > 1:
         raise XmlProblem("bad-xml", f"{part} 含多个单元格数据区，文件被改动")
@@ -236,3 +237,17 @@ def _cell(
         value = ErrorValue("#VALUE!")
     if value is not None:
         view.values[pos] = value
+
+
+def _date(serial: float, date1904: bool, code: str) -> object:
+    """A date-formatted number as openpyxl converts it (the reader has its own conversion): a
+    duration for an elapsed-time format, else a point in time; a number no date can show stays
+    the number it is."""
+    try:
+        return from_excel(
+            serial,
+            CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900,
+            timedelta=is_timedelta_format(code),
+        )
+    except (OverflowError, ValueError):
+        return serial
