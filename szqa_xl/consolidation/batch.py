@@ -343,6 +343,7 @@ def _slim(rf: ReturnFile, file_no: int, store: CommentStore, strings: dict[str, 
         ],
     )
     rf.meta = {k: strings.setdefault(v, v) for k in IDENTITY_FIELDS if (v := rf.meta.get(k)) is not None}
+    rf.read_at = strings.setdefault(rf.read_at, rf.read_at)  # to the second: the same for many files
     ok = [u.status == grid.STATUS_OK for u in rf.units.values()]
     scores = _FileScores(
         tuple(
@@ -384,11 +385,11 @@ def _scores_frame(merged: list[tuple[int, dict[str, str], _FileScores, str]]) ->
     """One row per (merged file, unit), sorted by year, award, stage, applicant, examiner, unit.
 
     Built column by column: text that repeats (ids, names, units, bands) becomes
-    categorical codes, numbers typed arrays, so a large batch costs bytes per row,
-    not a Python object per cell.
+    categorical codes, numbers typed arrays (a unit's points int16, file numbers
+    int32), so a large batch costs bytes per row, not a Python object per cell.
     """
     if not merged:
-        return empty_tidy().drop(columns=list(COMMENT_FIELDS)).assign(file_no=pd.Series(dtype="int64"))
+        return empty_tidy().drop(columns=list(COMMENT_FIELDS)).assign(file_no=pd.Series(dtype="int32"))
     merged = sorted(merged, key=lambda t: _file_sort_key(t[1]))
     meta_cols = ["award_category", "stage", "applicant_id", "applicant_name", "examiner_id", "examiner_name"]
     per_file: dict[str, list] = {c: [] for c in [*meta_cols, "issue_id", "file", "year", "file_no"]}
@@ -425,7 +426,7 @@ def _scores_frame(merged: list[tuple[int, dict[str, str], _FileScores, str]]) ->
     frame["year"] = years.to_numpy()[rows]
     frame["unit"] = pd.Categorical(unit)
     frame["kind"] = pd.Categorical(kind)
-    frame["unit_points"] = np.asarray(points_of, dtype="int64")
+    frame["unit_points"] = np.asarray(points_of, dtype="int16")  # a unit's points: at most 500
     frame["band"] = pd.Categorical(band)
     frame["band_index"] = np.frombuffer(band_index, dtype="float64")
     pct_a = np.frombuffer(pct, dtype="float64")
@@ -433,7 +434,7 @@ def _scores_frame(merged: list[tuple[int, dict[str, str], _FileScores, str]]) ->
     frame["points"] = frame["unit_points"] * pct_a / 100
     frame["issue_id"] = repeated(per_file["issue_id"])
     frame["file"] = repeated(per_file["file"])
-    frame["file_no"] = np.asarray(per_file["file_no"], dtype="int64")[rows]
+    frame["file_no"] = np.asarray(per_file["file_no"], dtype="int32")[rows]
     return pd.DataFrame(frame)[SCORE_COLUMNS]
 
 

@@ -236,9 +236,12 @@ def _applicant_sheet(
     for e, n in zip(tidy["examiner_id"], tidy["examiner_name"], strict=True):
         ex_names.setdefault(e, n)
     sh = Sheet(name, freeze="C5", print_title_rows="4:4")
-    # Every row has its height (the title's 15 pt, the subtitle's one line, a gap), so the writer may
-    # make the most common one the sheet's default (see xlsx.writer._common_height).
-    sh.row_heights.update({1: TITLE_HEIGHT, 2: 15.0, 3: 15.0})
+    # Every row has its height (the title's 15 pt, the subtitle's one line, a gap of one line), so the
+    # writer may make the most common one the sheet's default (see xlsx.writer._common_height).  The
+    # subtitle and the gap are one line as the tables' one-line rows are: at 10,000 returns the two
+    # rows' own heights were 4,000 row records XlsxWriter keeps until the workbook is closed (~1.2 MiB).
+    one_line = text_height("", COMMENT_WIDTHS[0])
+    sh.row_heights.update({1: TITLE_HEIGHT, 2: one_line, 3: one_line})
     app_name = tidy["applicant_name"][0] if tidy["applicant_name"] else ""
     sh.put("A1", cell_text(f"{applicant} {app_name}"), "title")
     sh.put(
