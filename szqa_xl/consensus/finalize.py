@@ -6,9 +6,9 @@ zip as OPC resolves it, every part parsed by a real XML parser) in a worker
 process under a time and memory limit (``returns.isolation``).  It is then
 checked against the secretariat's index of what was built: the same applicant
 and returns (its panel id), input addresses as built, locked cells unchanged, no
-formula typed into an input or a locked cell and every built formula still there, every unit's consensus on the grid, a 共识理由
-wherever the consensus lies a band or more from the median's band, and the
-组长's sign-off.  A workbook re-saved by LibreOffice or WPS reads the same.
+formula typed into an input or a locked cell and every built formula still
+there, every unit's consensus on the grid, a 共识理由 wherever the consensus lies
+a band or more from the median's band, and the 组长's sign-off.  A workbook re-saved by LibreOffice or WPS reads the same.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class PanelRead:
     built_from: list[list[str]] = field(default_factory=list)
     cells: dict[str, object] = field(default_factory=dict)  # "K5" -> value (共识表)
     formulas: set[str] = field(default_factory=set)
-    formula_ranges: list[tuple[int, int, int, int]] = field(default_factory=list)  # shared/array (1-based)
+    formula_ranges: list[tuple[int, int, int, int]] = field(default_factory=list)  # array formulas' ranges
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -352,8 +352,8 @@ def _check_formulas(pr: PanelRead, entry: dict, add: Callable[..., None]) -> Non
     one in a locked cell shows the meeting a figure its cached value hides until the next
     recalculation; a unit score, subtotal or total replaced by a constant shows one the consensus
     does not give.  Results are computed from the consensus % alone, so none of these could change
-    a result, but each would change what the panel saw and signed.  A shared or array formula's
-    range covers cells too.  An index written before the formulas were recorded (no ``formulas``)
+    a result, but each would change what the panel saw and signed.  An array formula's range
+    covers cells too (as in the returns reader).  An index written before the formulas were recorded (no ``formulas``)
     checks only the locked cells it names."""
     inputs = {a.split("!")[1] for fields in entry["inputs"].values() for a in fields.values()}
     inputs |= {a.split("!")[1] for a in entry["sign_off"].values()}
