@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -236,6 +237,38 @@ def test_formulas_added_or_removed_behind_the_locks_are_refused_with_their_cell(
         assert hits and hits[0].file == name and hits[0].sheet == "共识表", [str(p) for p in probs]
     others = set(read_index(folder)["current"].values()) - set(tampered)
     assert {r.source_file for r in fin.records} == others, "the other panels are still finalized"
+
+
+def test_an_index_from_before_formulas_were_recorded_still_finalizes_and_checks_the_locked_cells(folder):
+    """A secretariat that upgrades mid-year finalizes panel workbooks built by the version before, whose
+    index has no ``formulas``: the untouched workbooks are finalized as before, and a formula behind a
+    locked cell's cached value is still refused."""
+    index_path = folder / INDEX_NAME
+    head, *lines = index_path.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]
+    assert all("formulas" in e for e in entries), "the index records the formulas as built"
+    for e in entries:
+        del e["formulas"]
+    index_path.write_text(
+        "\n".join([head, *(json.dumps(e, ensure_ascii=False) for e in entries)]) + "\n", encoding="utf-8"
+    )
+    name = sorted(read_index(folder)["current"].values())[0]
+    entry = read_index(folder)["panels"][name]
+    ref, value = next(
+        (a, v) for a, v in entry["locked"].items() if isinstance(v, (int, float)) and a[0] == "E"
+    )
+    tmp = folder / "tampered.xlsx"
+    xe.on_part(
+        lambda p: hf.sheet_part(p, "共识表"),
+        xe.replace_cell(ref, f'<c r="{ref}"><f>99</f><v>{value}</v></c>'),
+    )(folder / name, tmp)
+    tmp.replace(folder / name)
+    fin = finalize_dir(folder, year="2027")
+    reads = {n: (st, probs) for n, st, probs in fin.reads}
+    st, probs = reads[name]
+    assert st == "rejected" and [(p.code, p.cell) for p in probs] == [("locked-formula", ref)], probs
+    others = set(read_index(folder)["current"].values()) - {name}
+    assert {r.source_file for r in fin.records} == others
 
 
 RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
