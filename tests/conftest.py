@@ -62,6 +62,28 @@ def require_soffice() -> str:
     return exe
 
 
+RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+"""LibreOffice's "Recalculation on file load → Excel 2007 and newer: Always recalculate".  Its default
+("Never recalculate") shows a formula's cached value, i.e. 60 in H5 for every ``formula-*`` case and
+the original text or points for every ``locked-formula-*`` case; recalculated, LibreOffice shows
+what the formulas compute, as Excel does for these files (their workbook.xml says
+fullCalcOnLoad="1") and as LibreOffice does after a hard recalculation.  The other cases show the
+same in both modes."""
+
+
+def recalculating_profile(profile: Path) -> Path:
+    """``profile`` made a LibreOffice user profile that recalculates every xlsx on load (``RECALC_ALWAYS``)."""
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
+    return profile
+
+
 def run_soffice(soffice: str, files, fmt: str, outdir: Path, profile: Path, timeout: float = 600):
     """One headless ``soffice --convert-to`` run over many files, with a private profile (so it neither
     touches nor waits for a user's LibreOffice); the completed process."""

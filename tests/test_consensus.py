@@ -15,7 +15,7 @@ from pathlib import Path
 import hostile_files as hf
 import pytest
 import xml_edits as xe
-from conftest import run_soffice
+from conftest import recalculating_profile, run_soffice
 from openpyxl import load_workbook
 
 from szqa_xl.consensus.build import INDEX_NAME, read_index, write_all, write_panels
@@ -174,6 +174,23 @@ def test_bad_workbooks_are_reported_with_file_and_cell_and_the_rest_finalized(fo
     assert {r.applicant_id for r in fin.records} == good, "the other panels are still finalized"
 
 
+def _edit_panel_sheet(path: Path, edit) -> None:
+    """``edit`` applied to the 共识表 part of the panel workbook at ``path``, in place."""
+    tmp = path.with_name("tampered.xlsx")
+    xe.on_part(lambda p: hf.sheet_part(p, "共识表"), edit)(path, tmp)
+    tmp.replace(path)
+
+
+def _forge_locked_percent(path: Path, entry: dict) -> tuple[str, int]:
+    """An examiner's % (a locked value) made a formula behind its own cached value: (cell, forged figure)."""
+    ref, value = next(
+        (a, v) for a, v in entry["locked"].items() if isinstance(v, (int, float)) and a[0] == "E"
+    )
+    forged = 99 if value != 99 else 98
+    _edit_panel_sheet(path, xe.replace_cell(ref, f'<c r="{ref}"><f>{forged}</f><v>{value}</v></c>'))
+    return ref, forged
+
+
 def _formula_tampers(folder: Path) -> dict[str, tuple[str, str, str]]:
     """Three panel workbooks edited in their XML as no spreadsheet program would let a panel do it
     through the locks, each keeping every cached value the index holds: name -> (code, cell, what the
@@ -184,18 +201,10 @@ def _formula_tampers(folder: Path) -> dict[str, tuple[str, str, str]]:
     out: dict[str, tuple[str, str, str]] = {}
 
     def tamper(name: str, edit) -> None:
-        path = folder / name
-        tmp = path.with_name("tampered.xlsx")
-        xe.on_part(lambda p: hf.sheet_part(p, "共识表"), edit)(path, tmp)
-        tmp.replace(path)
+        _edit_panel_sheet(folder / name, edit)
 
     # 1. an examiner's % (a locked value) becomes a formula behind its own cached value
-    entry = index["panels"][names[0]]
-    ref, value = next(
-        (a, v) for a, v in entry["locked"].items() if isinstance(v, (int, float)) and a[0] == "E"
-    )
-    forged = 99 if value != 99 else 98
-    tamper(names[0], xe.replace_cell(ref, f'<c r="{ref}"><f>{forged}</f><v>{value}</v></c>'))
+    ref, forged = _forge_locked_percent(folder / names[0], index["panels"][names[0]])
     out[names[0]] = ("locked-formula", ref, str(forged))
 
     # 2. the total (a formula) becomes a constant
@@ -253,16 +262,7 @@ def test_an_index_from_before_formulas_were_recorded_still_finalizes_and_checks_
         "\n".join([head, *(json.dumps(e, ensure_ascii=False) for e in entries)]) + "\n", encoding="utf-8"
     )
     name = sorted(read_index(folder)["current"].values())[0]
-    entry = read_index(folder)["panels"][name]
-    ref, value = next(
-        (a, v) for a, v in entry["locked"].items() if isinstance(v, (int, float)) and a[0] == "E"
-    )
-    tmp = folder / "tampered.xlsx"
-    xe.on_part(
-        lambda p: hf.sheet_part(p, "共识表"),
-        xe.replace_cell(ref, f'<c r="{ref}"><f>99</f><v>{value}</v></c>'),
-    )(folder / name, tmp)
-    tmp.replace(folder / name)
+    ref, _ = _forge_locked_percent(folder / name, read_index(folder)["panels"][name])
     fin = finalize_dir(folder, year="2027")
     reads = {n: (st, probs) for n, st, probs in fin.reads}
     st, probs = reads[name]
@@ -271,26 +271,13 @@ def test_an_index_from_before_formulas_were_recorded_still_finalizes_and_checks_
     assert {r.source_file for r in fin.records} == others
 
 
-RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
-<value>0</value></prop></item>
-</oor:items>
-"""
-"""A LibreOffice profile setting: recalculate every formula of an xlsx on load, as Excel does with the
-``fullCalcOnLoad`` our writer sets (LibreOffice's default keeps the cached values)."""
-
-
 @pytest.mark.libreoffice
 def test_the_formula_tampers_change_what_a_recalculating_spreadsheet_shows(folder, require_soffice, tmp_path):
     """What the refusals above guard: LibreOffice, recalculating on load as Excel does, shows the forged
     figure where the index holds another (so a check of cached values alone cannot see it)."""
     tampered = _formula_tampers(folder)
     index = read_index(folder)
-    profile = tmp_path / "profile"
-    (profile / "user").mkdir(parents=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
+    profile = recalculating_profile(tmp_path / "profile")
     outdir = tmp_path / "lo"
     outdir.mkdir()
     proc = run_soffice(require_soffice, [folder / n for n in tampered], "xlsx", outdir, profile)

@@ -40,7 +40,7 @@ from pathlib import Path
 import hostile_files as hf
 import pytest
 import xml_edits as xe
-from conftest import run_soffice
+from conftest import recalculating_profile, run_soffice
 from openpyxl import load_workbook
 
 from szqa_xl.returns.reader import ReturnFile, expected_layout, read_return
@@ -1074,21 +1074,6 @@ def test_catalogue_is_fast(catalogue, reads):
 # -- LibreOffice ------------------------------------------------------------------------------------------
 
 
-RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
-<value>0</value></prop></item>
-</oor:items>
-"""
-"""LibreOffice's "Recalculation on file load → Excel 2007 and newer: Always recalculate".  Its default
-("Never recalculate") shows a formula's cached value, i.e. 60 in H5 for every ``formula-*`` case and
-the original text or points for every ``locked-formula-*`` case; recalculated, LibreOffice shows
-what the formulas compute, as Excel does for these files (their workbook.xml says
-fullCalcOnLoad="1") and as LibreOffice does after a hard recalculation.  The other cases show the
-same in both modes."""
-
-
 @pytest.fixture(scope="module")
 def lo_views(catalogue, require_soffice, tmp_path_factory) -> dict[str, Path | None]:
     """Every hostile file opened by LibreOffice headless, recalculated, and saved as xlsx, in ONE
@@ -1097,9 +1082,7 @@ def lo_views(catalogue, require_soffice, tmp_path_factory) -> dict[str, Path | N
     Unlike the ``lo_convert`` fixture a file LibreOffice cannot open is not an error here: it is
     recorded as ``None`` (LibreOffice then shows nothing, ``NOT_OPENED``)."""
     out = tmp_path_factory.mktemp("lo_views")
-    profile = tmp_path_factory.mktemp("lo_profile")
-    (profile / "user").mkdir()
-    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
+    profile = recalculating_profile(tmp_path_factory.mktemp("lo_profile"))
     run_soffice(require_soffice, catalogue.values(), "xlsx", out, profile, timeout=900)
     return {name: (out / f"{name}.xlsx") if (out / f"{name}.xlsx").exists() else None for name in catalogue}
 
